@@ -1,0 +1,213 @@
+"""The one typed settings object of the platform; every URI, name and path is defined here.
+
+Two profiles, chosen by environment variables only (prefix ``CAREASSIST_``):
+
+* ``embedded`` (default): SQLite files, local artifacts and an in-process cache, all under one
+  data root; needs no server.
+* ``production``: PostgreSQL, Redis and an S3 endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CAREASSIST_"
+PROFILES = ("embedded", "production")
+MODEL_NAME = "healthcare-assistant"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def _env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _check_url(field: str, value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.hostname or parts.path.strip("/")):
+        raise ValueError(
+            f"{_env_name(field)}={value!r} is not a valid URL: expected a {' or '.join(schemes)}:// URL"
+            " with a host"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a non-numeric port
+    except ValueError as exc:
+        raise ValueError(f"{_env_name(field)}={value!r} has a malformed port: {exc}") from None
+    return value
+
+
+class Settings(BaseSettings):
+    """Platform settings read from ``CAREASSIST_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    profile: str = Field("embedded", description="embedded (default, no servers) or production")
+    data_root: Path = Field(Path(".platform"), description="local state: SQLite files, logs, Airflow home")
+    shared_data_dir: Path = Field(
+        Path("../shared/data"), description="folder of the public datasets (optional; see docs)"
+    )
+
+    # Data layer
+    raw_uri: str = Field("", description="where raw batches are read from (folder or s3://bucket/prefix)")
+    datasets_uri: str = Field("", description="where snapshots, staging and quarantine live")
+    min_rows_per_category: int = Field(100, ge=1)
+    max_text_chars: int = Field(4000, ge=1)
+    max_duplicate_rate: float = Field(0.5, ge=0.0, le=1.0)
+
+    # Production services
+    database_url: str = Field(
+        "", description="PostgreSQL server DSN, e.g. postgresql://postgres@127.0.0.1:5432"
+    )
+    airflow_database: str = "careassist_airflow"
+    mlflow_database: str = "careassist_mlflow"
+    feast_database: str = "careassist_feast"
+    redis_url: str = Field("", description="Redis URL for cache and online features (production)")
+    s3_endpoint_url: str = Field("", description="S3 endpoint (MinIO, moto, AWS); empty means AWS")
+    s3_bucket: str = Field("careassist", description="bucket for artifacts and offline data")
+    s3_region: str = "us-east-1"
+
+    # Registry and serving
+    model_name: str = MODEL_NAME
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    mlflow_port: int = Field(5000, ge=1, le=65535)
+    airflow_port: int = Field(8080, ge=1, le=65535)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(
+                f"{_env_name('profile')}={value!r} is not a known profile: use one of {', '.join(PROFILES)}"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        if value:
+            _check_url("database_url", value, ("postgresql", "postgresql+psycopg2", "postgres"))
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _valid_redis_url(cls, value: str) -> str:
+        return _check_url("redis_url", value, ("redis", "rediss")) if value else value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _valid_s3_endpoint(cls, value: str) -> str:
+        return _check_url("s3_endpoint_url", value, ("http", "https")) if value else value
+
+    @field_validator("raw_uri", "datasets_uri")
+    @classmethod
+    def _valid_storage_uri(cls, value: str) -> str:
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError(f"{value!r} is neither a local folder nor an s3:// URI")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_services(self) -> Settings:
+        if self.profile == "production":
+            missing = [
+                _env_name(name) for name in ("database_url", "redis_url") if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"the production profile needs {' and '.join(missing)}")
+        return self
+
+    # Derived locations: defined here once, used everywhere.
+    @property
+    def is_production(self) -> bool:
+        return self.profile == "production"
+
+    @property
+    def root(self) -> Path:
+        return self.data_root.resolve()
+
+    @property
+    def raw_location(self) -> str:
+        return self.raw_uri or str(self.root / "raw")
+
+    @property
+    def datasets_location(self) -> str:
+        if self.datasets_uri:
+            return self.datasets_uri
+        if self.is_production:
+            return f"s3://{self.s3_bucket}/datasets"
+        return str(self.root / "datasets")
+
+    @property
+    def artifacts_location(self) -> str:
+        if self.is_production:
+            return f"s3://{self.s3_bucket}/mlflow-artifacts"
+        return str(self.root / "mlflow" / "artifacts")
+
+    @property
+    def offline_store_location(self) -> str:
+        if self.is_production:
+            return f"s3://{self.s3_bucket}/feast/offline"
+        return str(self.root / "feast" / "offline")
+
+    def _postgres(self, database: str) -> str:
+        return f"{self.database_url.rstrip('/')}/{database}"
+
+    @property
+    def airflow_db_uri(self) -> str:
+        if self.is_production:
+            return self._postgres(self.airflow_database).replace("postgresql://", "postgresql+psycopg2://", 1)
+        return f"sqlite:///{self.root / 'airflow' / 'airflow.db'}"
+
+    @property
+    def mlflow_backend_uri(self) -> str:
+        if self.is_production:
+            return self._postgres(self.mlflow_database)
+        return f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def feast_registry_uri(self) -> str:
+        if self.is_production:
+            return self._postgres(self.feast_database).replace("postgresql://", "postgresql+psycopg2://", 1)
+        return str(self.root / "feast" / "registry.db")
+
+    @property
+    def feast_online_path(self) -> str:
+        return str(self.root / "feast" / "online.db")
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_name}@production"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and overrides), turning errors into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "settings"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(message if ENV_PREFIX in message else f"{_env_name(field)}: {message}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once on first use (never at import time)."""
+    return load_settings()
