@@ -1,0 +1,49 @@
+# The platform's entry points. `make up` and `make test` work on a fresh machine: each creates
+# .venv and installs the pinned dependencies (requirements.lock) with uv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+BIN := $(VENV)/bin
+CLI := $(BIN)/healthcare-ai
+PROFILE ?= embedded
+export CAREASSIST_PROFILE ?= $(PROFILE)
+
+.PHONY: up test install lock lint bench-data clean-data
+
+# -- set-up ----------------------------------------------------------------------------------
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: setup.cfg pyproject.toml requirements.lock | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+lock: | $(BIN)/uv
+	$(BIN)/uv pip compile --quiet --python 3.11 setup.cfg --extra dev -o requirements.lock
+
+# -- the main job ----------------------------------------------------------------------------
+up: install
+	$(CLI) init
+	$(CLI) ingest
+	@echo "platform data under $$($(BIN)/python -c 'from careassist.settings import get_settings; print(get_settings().root)')"
+
+# -- tests and checks ------------------------------------------------------------------------
+test: install
+	$(BIN)/python -m pytest --cov=careassist --cov-report=term --cov-report=xml:.platform/coverage.xml $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check careassist tests
+	$(BIN)/mypy careassist
+
+# -- benchmarks (figures printed side by side; never timed tests) ----------------------------
+bench-data: install
+	$(BIN)/python benchmarks/bench_data.py
+
+clean-data:
+	rm -rf .platform

@@ -1,0 +1,154 @@
+"""The operators' command line: ``healthcare-ai <command>``.
+
+Heavy libraries are imported inside the commands that need them, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from careassist.settings import Settings, SettingsError, get_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the effective settings and the locations derived from them."""
+    shown = settings.model_dump(mode="json")
+    for secret in ("database_url", "redis_url"):
+        if shown.get(secret) and "@" in shown[secret]:
+            scheme, rest = shown[secret].split("://", 1)
+            shown[secret] = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    shown["derived"] = {
+        "raw_location": settings.raw_location,
+        "datasets_location": settings.datasets_location,
+        "artifacts_location": settings.artifacts_location,
+        "offline_store_location": settings.offline_store_location,
+        "model_uri": settings.model_uri,
+    }
+    _print_json(shown)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the data root (and in production the bucket and databases); seed the raw location."""
+    from careassist import bootstrap
+
+    _print_json(bootstrap.initialise(settings, seed_raw=not args.no_seed))
+    return 0
+
+
+def cmd_corpus_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the seed corpus's counts per label and kind."""
+    from careassist.corpus import load_seed_corpus
+
+    corpus = load_seed_corpus()
+    print(corpus.groupby(["label", "kind"]).size().to_string())
+    print(f"total {len(corpus)}")
+    return 0
+
+
+def cmd_corpus_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the seed corpus as a raw CSV file into the raw location."""
+    from careassist.corpus import export_seed_corpus
+    from careassist.storage import Location
+
+    print(export_seed_corpus(Location(args.to or settings.raw_location, settings)))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate conversations at scale from the seed corpus and write them as parquet."""
+    from careassist.generator import generate_conversations
+    from careassist.ingest import to_parquet_bytes
+    from careassist.storage import Location
+
+    frame = generate_conversations(args.rows, seed=args.seed)
+    location = Location(args.out or settings.raw_location, settings)
+    print(location.write_bytes(f"generated_{args.rows}_seed{args.seed}.parquet", to_parquet_bytes(frame)))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Ingest the raw location into a snapshot, validate it, and publish or quarantine it."""
+    from careassist import ingest, validation
+
+    batch = ingest.ingest(settings, raw_uri=args.raw, include_public=args.with_public or None)
+    report = validation.validate_staged(batch, settings)
+    _print_json(
+        {
+            "dataset_version": batch.version,
+            "rows": batch.rows,
+            "rows_per_label": batch.manifest["rows_per_label"],
+            "validation": report.statistics | {"success": report.success},
+            "current": ingest.current_version(settings),
+        }
+    )
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the current dataset version and its manifest."""
+    from careassist import ingest
+
+    location = ingest.snapshot_location(settings, args.version)
+    _print_json(json.loads(location.read_bytes(ingest.MANIFEST_FILE)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="healthcare-ai", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    def add(name: str, fn: Command) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=(fn.__doc__ or "").splitlines()[0])
+        sub.set_defaults(fn=fn)
+        return sub
+
+    add("settings", cmd_settings)
+    add("init", cmd_init).add_argument("--no-seed", action="store_true", help="do not export the seed corpus")
+    corpus = commands.add_parser("corpus", help="the project's seed corpus").add_subparsers(dest="action", required=True)
+    corpus.add_parser("stats", help=cmd_corpus_stats.__doc__).set_defaults(fn=cmd_corpus_stats)
+    export = corpus.add_parser("export", help=cmd_corpus_export.__doc__)
+    export.set_defaults(fn=cmd_corpus_export)
+    export.add_argument("--to", help="folder or s3:// URI (default: the raw location)")
+    generate = add("generate", cmd_generate)
+    generate.add_argument("--rows", type=int, default=525_000)
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--out", help="folder or s3:// URI (default: the raw location)")
+    ingest = add("ingest", cmd_ingest)
+    ingest.add_argument("--raw", help="folder or s3:// URI to read (default: the raw location)")
+    ingest.add_argument("--with-public", action="store_true", help="also ingest the public datasets")
+    add("datasets", cmd_datasets).add_argument("--version", help="a dataset version (default: current)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from careassist.ingest import IngestError
+    from careassist.storage import StorageError
+    from careassist.validation import ValidationFailed
+
+    try:
+        return int(args.fn(args, get_settings()))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (IngestError, StorageError, ValidationFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""PII redaction: personal identifiers in message text are replaced by typed placeholders.
+
+The same patterns back the validation suite's "no PII left" expectation, so what redaction
+promises and what validation checks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+_DATE = r"(?i:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})"
+_STREET = (
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
+    r"terrace|ter|circle|cir|highway|hwy|parkway|pkwy)"
+)
+
+#: Placeholder type -> pattern; order matters (an SSN is not a phone number, a DOB not a date).
+PII_PATTERNS: dict[str, str] = {
+    "EMAIL": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "SSN": r"\b\d{3}-\d{2}-\d{4}\b|(?i:\b(?:ssn|social security(?: number)?)\s*(?:is|#|:)?\s*)\d{9}\b",
+    "DOB": (
+        r"(?i:\b(?:dob|d\.o\.b\.?|date of birth|born on|birthday is|birth date)\s*(?:is|was|:|-)?\s*)"
+        + _DATE
+        + r"|\b\d{1,2}/\d{1,2}/19\d{2}\b"
+    ),
+    "PHONE": r"(?<![\w-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}\b|\b\d{10}\b",
+    "RECORD_NUMBER": (
+        r"(?i:\b(?:mrn|medical record(?: number)?|record (?:number|no\.?|#)|patient (?:id|number)|"
+        r"member (?:id|number)|policy (?:number|no\.?|#)|medicare (?:number|id)|account (?:number|no\.?))"
+        r"\s*(?:is|:|#)?\s*)[A-Za-z]*\d[A-Za-z0-9-]{3,}\b|\b\d{11,}\b"
+    ),
+    "ADDRESS": r"(?i:\b\d{2,6}\s+(?:[a-z]+\.?\s+){1,3}" + _STREET + r"\b\.?(?:\s*(?:apt|apartment|unit|#)\s*\w+)?)",
+}
+
+_COMBINED = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in PII_PATTERNS.items()))
+_QUICK = re.compile(r"\d|@")
+
+
+def redact(text: str, counts: Counter[str] | None = None) -> str:
+    """Replace each PII match by ``[TYPE]``; optionally count the replacements per type."""
+    if not _QUICK.search(text):
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        kind = match.lastgroup or "PII"
+        if counts is not None:
+            counts[kind] += 1
+        return f"[{kind}]"
+
+    return _COMBINED.sub(replace, text)
+
+
+def find_pii(text: str) -> list[str]:
+    """The PII types still present in ``text`` (empty when clean)."""
+    return sorted({m.lastgroup or "PII" for m in _COMBINED.finditer(text)})
