@@ -22,7 +22,7 @@ def create_databases(settings: Settings) -> list[str]:
         raise ConnectionError(f"CAREASSIST_DATABASE_URL: cannot connect to PostgreSQL: {exc}".strip()) from None
     connection.autocommit = True
     created = []
-    with connection, connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute("SELECT datname FROM pg_database")
         existing = {row[0] for row in cursor.fetchall()}
         for name in wanted:
@@ -49,3 +49,29 @@ def initialise(settings: Settings, *, seed_raw: bool = True) -> dict[str, Any]:
         done["seeded_raw"] = export_seed_corpus(raw)
     done["raw_location"] = raw.uri
     return done
+
+
+def check_services(settings: Settings) -> dict[str, str]:
+    """Reach each service the profile uses; ``ok`` or the reason it is not reachable."""
+    status: dict[str, str] = {}
+    if not settings.is_production:
+        return {"profile": "embedded: no services needed"}
+    import psycopg2
+    import redis
+
+    try:
+        psycopg2.connect(f"{settings.database_url.rstrip('/')}/postgres", connect_timeout=3).close()
+        status["postgresql"] = "ok"
+    except psycopg2.OperationalError as exc:
+        status["postgresql"] = f"unreachable: {str(exc).strip().splitlines()[0]}"
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2).ping()
+        status["redis"] = "ok"
+    except redis.RedisError as exc:
+        status["redis"] = f"unreachable: {exc}"
+    try:
+        Location(f"s3://{settings.s3_bucket}", settings).exists("_probe")
+        status["s3"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised
+        status["s3"] = f"unreachable: {exc}"
+    return status

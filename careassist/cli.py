@@ -47,6 +47,15 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Check that the profile's services (PostgreSQL, Redis, S3) can be reached."""
+    from careassist import bootstrap
+
+    status = bootstrap.check_services(settings)
+    _print_json(status)
+    return 0 if all(not value.startswith("unreachable") for value in status.values()) else 1
+
+
 def cmd_corpus_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Print the seed corpus's counts per label and kind."""
     from careassist.corpus import load_seed_corpus
@@ -116,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add("settings", cmd_settings)
+    add("check", cmd_check)
     add("init", cmd_init).add_argument("--no-seed", action="store_true", help="do not export the seed corpus")
     corpus = commands.add_parser("corpus", help="the project's seed corpus").add_subparsers(dest="action", required=True)
     corpus.add_parser("stats", help=cmd_corpus_stats.__doc__).set_defaults(fn=cmd_corpus_stats)

@@ -122,7 +122,10 @@ def _describe(result: Any, frame: pd.DataFrame, where: str) -> dict[str, Any]:
     outcome = result.result or {}
     target = f"column {kwargs['column']!r}" if "column" in kwargs else "table"
     examples: list[str] = []
-    for index in outcome.get("partial_unexpected_index_list") or []:
+    indexes = outcome.get("partial_unexpected_index_list") or []
+    if where == "rows":
+        indexes = sorted(indexes, key=lambda i: (frame.at[i, "source_file"], frame.at[i, "source_row"]))
+    for index in indexes:
         row = frame.loc[index]
         column = kwargs.get("column", "")
         value = str(row[column])[:80] if column else ""
@@ -135,8 +138,11 @@ def _describe(result: Any, frame: pd.DataFrame, where: str) -> dict[str, Any]:
         examples = [repr(v)[:80] for v in outcome["partial_unexpected_list"]]
     if "unexpected_count" in outcome:
         problem = f"{outcome['unexpected_count']} of {outcome.get('element_count')} values unexpected"
+    elif outcome.get("observed_value") is not None:
+        problem = f"observed {outcome['observed_value']!r}"
     else:
-        problem = f"observed {outcome.get('observed_value')!r}"
+        wanted = {k: v for k, v in config.kwargs.items() if k == "value_set" and len(v) <= 5}
+        problem = f"not met {wanted or kwargs}"
     return {
         "expectation": config.type,
         "target": target,
