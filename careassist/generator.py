@@ -43,6 +43,16 @@ CLOSINGS = (
     "that is all.", "over to you.", "much obliged.", "god bless.", "be honest with me.",
     "i will wait for your reply.",
 )
+#: A few turns carry personal details, as real messages do, so ingestion's redaction is exercised.
+CONTACT_TEMPLATES = (
+    "you can call me at 555-{a:03d}-{b:04d}.",
+    "my email is carer{a}.{b}@example.org.",
+    "his medicare number is 1EG4-TE5-MK{a:02d}.",
+    "we live at {a} Willow Lane.",
+    "her date of birth is 0{c}/1{c}/19{b:02d}.",
+)
+CONTACT_SHARE = 0.02
+
 #: Surface forms that keep the message's identity (its normalised key) ...
 SURFACES = ("as_written", "lowercase", "no_final_punctuation")
 #: ... and variations that make a new distinct message.
@@ -95,10 +105,13 @@ def generate_conversations(
     message, opening = np.divmod(picks, len(OPENINGS))
 
     surface = rng.integers(len(SURFACES), size=rows)
+    contact = np.where(rng.random(rows) < CONTACT_SHARE, rng.integers(len(CONTACT_TEMPLATES), size=rows), -1)
     seed_texts = corpus["text"].to_numpy()
     texts = []
-    for m, o, c, v, s in zip(message.tolist(), opening.tolist(), closing.tolist(), variation.tolist(), surface.tolist(), strict=True):
-        parts = (OPENINGS[o], seed_texts[m], CLOSINGS[c])
+    rows_iter = zip(message.tolist(), opening.tolist(), closing.tolist(), variation.tolist(), surface.tolist(), contact.tolist(), strict=True)
+    for m, o, c, v, s, k in rows_iter:
+        details = CONTACT_TEMPLATES[k].format(a=10 + m % 990, b=(m * 7 + c) % 100, c=1 + o % 9) if k >= 0 else ""
+        parts = (OPENINGS[o], seed_texts[m], details, CLOSINGS[c])
         texts.append(_vary(" ".join(p for p in parts if p), VARIATIONS[v], SURFACES[s], rng))
 
     # Sessions of 1-6 turns, started uniformly over the span, turns 1-15 minutes apart.

@@ -9,6 +9,7 @@ version) with a manifest. Validation (``careassist.validation``) then publishes 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import io
 import json
 import logging
@@ -62,7 +63,10 @@ MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "validation.json"
 CURRENT_FILE = "current.json"
 
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]"
+_CONTROL_TABLE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x200B, 0xFEFF], " ")
+_PUNCTUATION_TABLE = dict.fromkeys(
+    [c for c in range(0x2070) if unicodedata.category(chr(c)).startswith(("P", "S"))] + [ord("_")]
+)
 
 
 class IngestError(ValueError):
@@ -183,23 +187,19 @@ def read_raw_location(location: Location) -> list[pd.DataFrame]:
 # -- transforming ----------------------------------------------------------------------------
 def normalise_text(texts: pd.Series) -> pd.Series:
     """Unicode NFC, control characters removed, whitespace collapsed and trimmed."""
-    return (
-        texts.fillna("")
-        .astype(str)
-        .str.normalize("NFC")
-        .str.replace(_CONTROL, " ", regex=True)
-        .str.replace(r"\s+", " ", regex=True)
-        .str.strip()
+    return pd.Series(
+        [" ".join(unicodedata.normalize("NFC", t).translate(_CONTROL_TABLE).split()) for t in texts.fillna("").astype(str)],
+        index=texts.index,
+        dtype=object,
     )
 
 
 def text_key(texts: pd.Series) -> pd.Series:
     """The key under which two messages count as the same: casefolded, no punctuation or spacing."""
-    return (
-        texts.str.casefold()
-        .str.replace(r"[^\w\s]|_", "", regex=True)
-        .str.replace(r"\s+", " ", regex=True)
-        .str.strip()
+    return pd.Series(
+        [" ".join(t.casefold().translate(_PUNCTUATION_TABLE).split()) for t in texts],
+        index=texts.index,
+        dtype=object,
     )
 
 
@@ -215,7 +215,11 @@ def _default_timestamps(keys: pd.Series) -> pd.Series:
 
 def _parse_timestamps(frame: pd.DataFrame) -> pd.Series:
     raw = frame["event_timestamp"]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("UTC")
     parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
+    if parsed.notna().sum() == raw.notna().sum():
+        return parsed
     bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
         row = frame.loc[bad].iloc[0]
@@ -274,8 +278,10 @@ def build_snapshot(frames: Iterable[pd.DataFrame]) -> tuple[pd.DataFrame, dict[s
     ranked = ranked.loc[keep].sort_index()
 
     ranked["conversation_id"] = [_stable_id(k) for k in ranked["_key"]]
-    missing_ts = stamps.loc[ranked.index].isna()
-    ranked["event_timestamp"] = stamps.loc[ranked.index].where(~missing_ts, _default_timestamps(ranked["_key"]))
+    ranked["event_timestamp"] = stamps.loc[ranked.index]
+    missing_ts = ranked["event_timestamp"].isna()
+    if missing_ts.any():
+        ranked.loc[missing_ts, "event_timestamp"] = _default_timestamps(ranked.loc[missing_ts, "_key"])
     ranked["source_row"] = ranked["source_row"].astype("int64")
     snapshot = ranked.sort_values("conversation_id", kind="stable").reset_index(drop=True)
     snapshot = snapshot[[c for c in SNAPSHOT_COLUMNS if c != "dataset_version"]]

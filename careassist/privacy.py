@@ -33,13 +33,39 @@ PII_PATTERNS: dict[str, str] = {
     "ADDRESS": r"(?i:\b\d{2,6}\s+(?:[a-z]+\.?\s+){1,3}" + _STREET + r"\b\.?(?:\s*(?:apt|apartment|unit|#)\s*\w+)?)",
 }
 
+#: Anchored forms (each starts at '@' or a digit, so a scan over a whole column stays fast) that
+#: validation checks are gone after redaction: the structural shape of each identifier type.
+#: Context-only forms ("member id: XK29384") are redacted above but cannot be detected alone.
+PII_DETECTORS: dict[str, str] = {
+    "EMAIL": r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "SSN": r"\d{3}-\d{2}-\d{4}",
+    "PHONE": r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}",
+    "DOB": r"\d{1,2}/\d{1,2}/19\d{2}",
+    "RECORD_NUMBER": r"\d{11,}",
+    "ADDRESS": r"\d{2,6}\s+(?:[A-Za-z]+\.?\s+){1,3}(?i:" + _STREET + r")\b",
+}
+
 _COMBINED = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in PII_PATTERNS.items()))
-_QUICK = re.compile(r"\d|@")
+_DIGIT = re.compile(r"\d")
+_DETECTORS = [re.compile(pattern) for pattern in PII_DETECTORS.values()]
+#: Every context-led pattern above needs one of these words (checked on lowercased text).
+_CONTEXT_WORDS = re.compile(
+    r"mrn|record|patient|member|policy|medicare|account|ssn|social security|dob|d\.o\.b|birth|born"
+)
+
+
+def may_hold_pii(text: str) -> bool:
+    """A fast, conservative pre-check: False only when no pattern of ``PII_PATTERNS`` can match."""
+    if "@" in text:
+        return True
+    if not _DIGIT.search(text):
+        return False
+    return any(d.search(text) for d in _DETECTORS) or bool(_CONTEXT_WORDS.search(text.lower()))
 
 
 def redact(text: str, counts: Counter[str] | None = None) -> str:
     """Replace each PII match by ``[TYPE]``; optionally count the replacements per type."""
-    if not _QUICK.search(text):
+    if not may_hold_pii(text):
         return text
 
     def replace(match: re.Match[str]) -> str:

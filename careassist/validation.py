@@ -82,7 +82,7 @@ def _row_expectations(settings: Settings) -> list[Any]:
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=list(DATA_LABELS)),
         gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=list(KINDS)),
         gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1, max_value=settings.max_text_chars),
-        gxe.ExpectColumnValuesToNotMatchRegexList(column="text", regex_list=list(privacy.PII_PATTERNS.values())),
+        gxe.ExpectColumnValuesToNotMatchRegexList(column="text", regex_list=list(privacy.PII_DETECTORS.values())),
         gxe.ExpectColumnValuesToBeUnique(column="conversation_id"),
         gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(column="text", min_value=1 - settings.max_duplicate_rate),
         gxe.ExpectColumnDistinctValuesToContainSet(column="label", value_set=["crisis"]),

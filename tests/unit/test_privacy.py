@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from careassist.privacy import find_pii, redact
+from careassist.privacy import _COMBINED, PII_DETECTORS, find_pii, redact
 
 pytestmark = pytest.mark.unit
 
@@ -46,3 +49,38 @@ def test_redactions_are_counted_per_type() -> None:
     counts: Counter[str] = Counter()
     redact("mail a@b.co or b@c.co, phone 555-111-2222", counts)
     assert counts == Counter({"EMAIL": 2, "PHONE": 1})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to me at jane.doe+care@example.org please",
+        "call my son at 555-867-5309",
+        "her number is (555) 867-5309.",
+        "my ssn is 123-45-6789",
+        "born 04/12/1938",
+        "record 004829130012",
+        "we moved to 1420 Maple Drive Apt 3 last year",
+    ],
+)
+def test_validation_detectors_see_what_redaction_removes(text: str) -> None:
+    detectors = [re.compile(p) for p in PII_DETECTORS.values()]
+    assert any(d.search(text) for d in detectors)
+    assert not any(d.search(redact(text)) for d in detectors)
+
+
+FRAGMENTS = [
+    "call 555-867-5309", "(555) 867-5309", "5558675309", "+1 555.867.5309", "ssn 123-45-6789",
+    "SSN: 123456789", "social security number is 987654321", "DOB 4/12/1938", "born on March 3, 1940",
+    "birth date: 1938-04-12", "mrn A1B2C3D4", "Member ID: XK29384", "policy no. 77-1234",
+    "account number 12ab34", "12 Elm St", "1420 Maple Drive Apt 3", "jo@x.io", "my 82 year old mom",
+    "50 mg", "at 10:30", "room 12", "3/14/2026", "call me", "ok", "12345678901234",
+]
+
+
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=12), min_size=1, max_size=6))
+@settings(max_examples=400, deadline=None)
+def test_the_pre_check_never_skips_a_text_the_patterns_would_redact(parts: list[str]) -> None:
+    text = " ".join(parts)
+    full = _COMBINED.sub(lambda m: f"[{m.lastgroup}]", text)
+    assert redact(text) == full

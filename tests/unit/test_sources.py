@@ -48,7 +48,7 @@ COUNSELCHAT_ROWS = [
     ("questionID", "topics", "questionTitle", "questionText"),
     ("c1", "Depression,Self-harm", "Sad all the time", "I feel low most days."),
     ("c2", "Anxiety,Sleep Improvement", "Lying awake", "I cannot fall asleep before 3am."),
-    ("c3", "Family Conflict", "Arguing with my brother", "We fight about caring for our father, I am his caregiver."),
+    ("c3", "Family Conflict", "Arguing with my brother", "We fight about our father; I am his caregiver."),
     ("c4", "Family Conflict", "Arguing with my brother", "We fight about politics at every dinner."),
     ("c5", "Intimacy", "A private question", "Something about my love life."),
     ("c6", "Depression", "Nothing helps", "Some nights I want to die and I do not know who to tell."),
@@ -61,7 +61,7 @@ MEDICATIONQA_ROWS = [
     ("question", "focus_drug", "question_type"),
     ("can i take examplamine   with food", "examplamine", "Usage"),
     ("what is a good pill organizer", "n/a", "not_drug_question"),
-    ("what if my son swallowed my tablets", "examplamine", "Overdose"),
+    ("my dog got into the examplamine bottle", "examplamine", "Overdose"),
     ("how much examplamine would it take to kill me", "examplamine", "Dose"),
 ]
 
@@ -144,8 +144,8 @@ def test_medquad_maps_collections_and_topics(shared_folder: Path) -> None:
 def test_medquad_marks_overdose_and_suicide_questions_informational(shared_folder: Path) -> None:
     rows = by_id(read_medquad(shared_folder / DATASET_FILES["medquad"]))
     assert rows["11_MPlusDrugs_QA/1-2"]["kind"] == "informational"
-    assert rows["4_MPlus_Health_Topics_QA/4-1"] == {**rows["4_MPlus_Health_Topics_QA/4-1"],
-                                                    "label": "mental_health", "kind": "informational"}
+    suicide = rows["4_MPlus_Health_Topics_QA/4-1"]
+    assert (suicide["label"], suicide["kind"]) == ("mental_health", "informational")
     assert rows["11_MPlusDrugs_QA/1-1"]["kind"] == "general"
 
 
@@ -210,8 +210,9 @@ def test_medicationqa_is_medication_management_with_stable_ids(shared_folder: Pa
 
 
 def test_medicationqa_id_depends_on_the_question(tmp_path: Path) -> None:
-    first = write_csv(tmp_path / "a.csv", [("question", "question_type"), ("what is examplamine", "Information")])
-    second = write_csv(tmp_path / "b.csv", [("question", "question_type"), ("what is otherazole", "Information")])
+    header = ("question", "question_type")
+    first = write_csv(tmp_path / "a.csv", [header, ("what is examplamine", "Information")])
+    second = write_csv(tmp_path / "b.csv", [header, ("what is otherazole", "Information")])
     assert read_medicationqa(first)["source_id"][0] != read_medicationqa(second)["source_id"][0]
 
 
@@ -220,7 +221,8 @@ def test_medicationqa_id_depends_on_the_question(tmp_path: Path) -> None:
 
 @pytest.fixture
 def reddit(shared_folder: Path) -> pd.DataFrame:
-    return read_reddit(shared_folder / DATASET_FILES["reddit"], shared_folder / DATASET_FILES["reddit_labels"])
+    posts, labels = DATASET_FILES["reddit"], DATASET_FILES["reddit_labels"]
+    return read_reddit(shared_folder / posts, shared_folder / labels)
 
 
 def test_reddit_reviewed_crisis_label_wins_over_subreddit(reddit: pd.DataFrame) -> None:
