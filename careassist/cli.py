@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from careassist.settings import Settings, SettingsError, get_settings
@@ -114,6 +115,50 @@ def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _training_frame(args: argparse.Namespace, settings: Settings) -> Any:
+    from careassist import ingest
+
+    if args.data:
+        from careassist.evaluation import read_labelled_file
+
+        return read_labelled_file(Path(args.data))
+    return ingest.read_snapshot_frame(ingest.snapshot_location(settings, args.dataset))
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Train the candidates on a dataset, pick by validation macro-F1, save the model file."""
+    from careassist.persistence import save_model
+    from careassist.training import train_assistant
+
+    result = train_assistant(_training_frame(args, settings))
+    out = Path(args.out) if args.out else settings.models_dir / "assistant.skops"
+    digest = save_model(result.model, out)
+    _print_json({"model": str(out), "sha256": digest, "chosen": result.chosen, "candidates": result.candidates,
+                 "rows": result.split_sizes, "thresholds": result.model.describe()["thresholds"],
+                 "features": result.model.feature_count})
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate a model file on a labelled file (or a split of a dataset) and write the report."""
+    from careassist.assistant import Assistant
+    from careassist.evaluation import evaluate_assistant, summarise
+    from careassist.persistence import load_model
+    from careassist.training import with_splits
+
+    frame = _training_frame(args, settings)
+    if args.split != "all":
+        frame = with_splits(frame)
+        frame = frame[frame["split"] == args.split]
+    model = load_model(Path(args.model) if args.model else settings.models_dir / "assistant.skops")
+    out = Path(args.out) if args.out else settings.root / "reports" / "evaluation"
+    out.mkdir(parents=True, exist_ok=True)
+    report = evaluate_assistant(Assistant(model), frame, out)
+    print(summarise(report))
+    print(f"report written to {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="healthcare-ai", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -140,22 +185,31 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--raw", help="folder or s3:// URI to read (default: the raw location)")
     ingest.add_argument("--with-public", action="store_true", help="also ingest the public datasets")
     add("datasets", cmd_datasets).add_argument("--version", help="a dataset version (default: current)")
+    train = add("train", cmd_train)
+    evaluate = add("evaluate", cmd_evaluate)
+    for sub in (train, evaluate):
+        sub.add_argument("--data", help="a labelled CSV/JSONL/parquet file (default: the current dataset)")
+        sub.add_argument("--dataset", help="a dataset version (default: current)")
+    train.add_argument("--out", help="model file to write (default: <data root>/models/assistant.skops)")
+    evaluate.add_argument("--model", help="model file (default: <data root>/models/assistant.skops)")
+    evaluate.add_argument("--split", choices=("train", "validation", "test", "all"), default="test")
+    evaluate.add_argument("--out", help="report folder (default: <data root>/reports/evaluation)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from careassist.ingest import IngestError
-    from careassist.storage import StorageError
-    from careassist.validation import ValidationFailed
-
     try:
         return int(args.fn(args, get_settings()))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (IngestError, StorageError, ValidationFailed) as exc:
+    except (ValueError, RuntimeError) as exc:
+        # The package's own error types carry messages written for operators; anything else is a bug
+        # and keeps its traceback.
+        if not type(exc).__module__.startswith("careassist."):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

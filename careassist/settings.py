@@ -187,6 +187,11 @@ class Settings(BaseSettings):
         return str(self.root / "feast" / "online.db")
 
     @property
+    def models_dir(self) -> Path:
+        """Where ``healthcare-ai train`` writes model files outside the registry."""
+        return self.root / "models"
+
+    @property
     def airflow_home(self) -> Path:
         return self.root / "airflow"
 

@@ -1,0 +1,268 @@
+"""Text classifiers of the assistant: candidate scikit-learn pipelines and a fast scorer.
+
+Every candidate is a ``Pipeline`` whose first step is a ``ColumnTransformer`` over a ``text``
+column, so it accepts the DataFrame that MLflow's pyfunc passes. For serving, ``LinearScorer``
+compiles a fitted pipeline into plain arrays: one message is scored by a gather over its few
+non-zero features, instead of ``predict_proba``'s copy of the whole weight matrix per call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+TEXT_COLUMN = "text"
+
+
+# -- building blocks -------------------------------------------------------------------------
+def word_vectorizer(**overrides: Any) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options: dict[str, Any] = {
+        "lowercase": True,
+        "strip_accents": "unicode",
+        "ngram_range": (1, 2),
+        "min_df": 1,
+        "sublinear_tf": True,
+        "dtype": np.float32,
+    }
+    return TfidfVectorizer(**(options | overrides))
+
+
+def char_vectorizer(**overrides: Any) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options: dict[str, Any] = {
+        "analyzer": "char_wb",
+        "lowercase": True,
+        "strip_accents": "unicode",
+        "ngram_range": (2, 5),
+        "min_df": 2,
+        "sublinear_tf": True,
+        "dtype": np.float32,
+    }
+    return TfidfVectorizer(**(options | overrides))
+
+
+def text_features(kind: str) -> ColumnTransformer:
+    """TF-IDF features of the ``text`` column: ``word`` or ``word_char`` n-grams."""
+    from sklearn.compose import ColumnTransformer
+
+    parts = [("word", word_vectorizer(), TEXT_COLUMN)]
+    if kind == "word_char":
+        parts.append(("char", char_vectorizer(), TEXT_COLUMN))
+    elif kind != "word":
+        raise ValueError(f"unknown feature kind {kind!r}; use 'word' or 'word_char'")
+    return ColumnTransformer(parts, sparse_threshold=1.0)
+
+
+class TemperatureScaled(ClassifierMixin, BaseEstimator):
+    """A fitted linear classifier whose probabilities are softmax(scores / temperature).
+
+    Temperature is fitted on validation data (``fit_temperature``) so that the top probability
+    can drive the out-of-scope and low-confidence decisions.
+    """
+
+    def __init__(self, estimator: Any, temperature: float = 1.0) -> None:
+        self.estimator = estimator
+        self.temperature = temperature
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.estimator.classes_)
+
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> TemperatureScaled:
+        self.estimator.fit(X, y, **kwargs)
+        return self
+
+    def decision_scores(self, X: Any) -> np.ndarray:
+        weights, bias = linear_parameters(self.estimator)
+        scores = np.asarray(X @ weights) + bias
+        return scores if scores.shape[1] > 1 else np.hstack([np.zeros_like(scores), scores])
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return softmax(self.decision_scores(X) / self.temperature)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self.estimator, "classes_")
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def linear_parameters(estimator: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(weights of shape features x classes, bias per class) of a fitted linear classifier."""
+    from sklearn.naive_bayes import ComplementNB, MultinomialNB
+
+    if isinstance(estimator, MultinomialNB):
+        return estimator.feature_log_prob_.T, estimator.class_log_prior_
+    if isinstance(estimator, ComplementNB):
+        bias = estimator.class_log_prior_ if len(estimator.classes_) == 1 else np.zeros(len(estimator.classes_))
+        return estimator.feature_log_prob_.T, bias
+    if hasattr(estimator, "coef_"):
+        return estimator.coef_.T, np.atleast_1d(estimator.intercept_)
+    raise TypeError(f"{type(estimator).__name__} is not a linear classifier this module can compile")
+
+
+def fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of validation labels."""
+    candidates = np.exp(np.linspace(math.log(0.05), math.log(20.0), 121))
+    rows = np.arange(len(y_index))
+
+    def nll(t: float) -> float:
+        probs = softmax(scores / t)
+        return float(-np.log(np.clip(probs[rows, y_index], 1e-12, None)).mean())
+
+    return float(min(candidates, key=nll))
+
+
+# -- candidates ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """A named classifier design: which features and which estimator."""
+
+    name: str
+    features: str
+    make_estimator: Callable[[], BaseEstimator]
+    description: str
+
+
+def _mnb() -> Any:
+    from sklearn.naive_bayes import MultinomialNB
+
+    return MultinomialNB(alpha=0.1)
+
+
+def _cnb() -> Any:
+    from sklearn.naive_bayes import ComplementNB
+
+    return ComplementNB(alpha=0.3)
+
+
+def _logreg() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
+
+
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in (
+        Candidate("tfidf_mnb", "word", _mnb, "baseline: word 1-2gram TF-IDF + MultinomialNB"),
+        Candidate("word_char_cnb", "word_char", _cnb, "word 1-2gram + char 2-5gram TF-IDF + ComplementNB"),
+        Candidate(
+            "word_char_logreg",
+            "word_char",
+            _logreg,
+            "word 1-2gram + char 2-5gram TF-IDF + logistic regression, temperature-calibrated",
+        ),
+    )
+}
+
+
+def assemble(features: ColumnTransformer, head: TemperatureScaled) -> Pipeline:
+    """A pyfunc-ready pipeline from an already fitted feature step and head."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("features", features), ("classifier", head)])
+
+
+# -- the fast path ---------------------------------------------------------------------------
+class _CompiledVectorizer:
+    """One fitted TfidfVectorizer reduced to what scoring one message needs."""
+
+    def __init__(self, vectorizer: Any, offset: int) -> None:
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_.astype(np.float64) if vectorizer.use_idf else None
+        self.sublinear = vectorizer.sublinear_tf
+        self.norm = vectorizer.norm
+        self.offset = offset
+        self.size = len(self.vocabulary)
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        counts = Counter(self.analyze(text))
+        vocabulary = self.vocabulary
+        hits = [(vocabulary[t], n) for t, n in counts.items() if t in vocabulary]
+        if not hits:
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        index = np.fromiter((i for i, _ in hits), dtype=np.intp, count=len(hits))
+        values = np.fromiter((n for _, n in hits), dtype=np.float64, count=len(hits))
+        if self.sublinear:
+            values = 1.0 + np.log(values)
+        if self.idf is not None:
+            values *= self.idf[index]
+        if self.norm == "l2":
+            values /= math.sqrt(float(values @ values))
+        elif self.norm == "l1":
+            values /= float(np.abs(values).sum())
+        return index + self.offset, values
+
+
+class FeatureScorer:
+    """Sparse features of one message from a fitted ``text_features`` ColumnTransformer."""
+
+    def __init__(self, features: ColumnTransformer) -> None:
+        self.parts: list[_CompiledVectorizer] = []
+        offset = 0
+        for _, vectorizer, column in features.transformers_:
+            if vectorizer == "drop":
+                continue
+            if column != TEXT_COLUMN:
+                raise TypeError(f"the feature step reads column {column!r}, expected {TEXT_COLUMN!r}")
+            compiled = _CompiledVectorizer(vectorizer, offset)
+            self.parts.append(compiled)
+            offset += compiled.size
+        self.size = offset
+
+    def transform_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        pieces = [part.features(text) for part in self.parts]
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+
+
+class LinearScorer:
+    """Class probabilities of one message from features, without per-call matrix copies."""
+
+    def __init__(self, head: TemperatureScaled) -> None:
+        weights, bias = linear_parameters(head.estimator)
+        self.classes: tuple[str, ...] = tuple(str(c) for c in head.classes_)
+        # Rows are features: scoring gathers a handful of contiguous rows.
+        self.weights = np.ascontiguousarray(weights, dtype=np.float64)
+        self.bias = np.asarray(bias, dtype=np.float64)
+        self.binary_logit = self.weights.shape[1] == 1 and len(self.classes) == 2
+        self.temperature = float(head.temperature)
+
+    def proba(self, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+        scores = values @ self.weights[index] + self.bias if len(index) else self.bias.copy()
+        if self.binary_logit:
+            scores = np.array([0.0, scores[0]])
+        scores = scores / self.temperature
+        scores -= scores.max()
+        exp = np.exp(scores)
+        return exp / exp.sum()
+
+
+def texts_frame(texts: Sequence[str]) -> pd.DataFrame:
+    """The DataFrame shape every pipeline takes (a ``text`` column)."""
+    import pandas as pd
+
+    return pd.DataFrame({TEXT_COLUMN: list(texts)})

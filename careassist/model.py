@@ -1,0 +1,201 @@
+"""The assistant's trained model: a category head, an out-of-scope head and a crisis head.
+
+``predict`` takes the DataFrame that MLflow's pyfunc passes (a ``text`` column) and uses the
+scikit-learn pipelines; ``predict_one`` is the serving path, compiled once from the same fitted
+pipelines and equal to ``predict`` up to float rounding (a test holds them together).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from careassist.classifier import TEXT_COLUMN, FeatureScorer, LinearScorer, texts_frame
+from careassist.taxonomy import OUT_OF_SCOPE
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+#: The model reads at most this much of a message (the API's limit); crisis rules read it all.
+MAX_MODEL_CHARS = 4000
+
+PREDICTION_COLUMNS = (
+    "label",
+    "crisis",
+    "category",
+    "confidence",
+    "out_of_scope",
+    "out_of_scope_score",
+    "low_confidence",
+    "crisis_score",
+    "crisis_flag",
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds tuned on validation data."""
+
+    out_of_scope: float = 0.5
+    low_confidence: float = 0.3
+    crisis: float = 0.5
+
+
+@dataclass(frozen=True)
+class ModelPrediction:
+    """What the model says about one message."""
+
+    category: str
+    confidence: float
+    out_of_scope: bool
+    out_of_scope_score: float
+    low_confidence: bool
+    crisis_score: float
+    crisis_flag: bool
+
+
+@dataclass
+class _Compiled:
+    scorers: list[FeatureScorer]
+    heads: dict[str, tuple[int, LinearScorer]]
+
+
+@dataclass
+class AssistantModel:
+    """The three fitted heads, their thresholds and what produced them."""
+
+    category: Pipeline
+    out_of_scope: Pipeline
+    crisis: Pipeline
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._compiled: _Compiled | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_compiled", None)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.category.classes_)
+
+    @property
+    def feature_count(self) -> int:
+        return sum(scorer.size for scorer in self.compiled().scorers)
+
+    # -- batch (pyfunc) ------------------------------------------------------------------------
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for a DataFrame with a ``text`` column (one row per message).
+
+        ``label`` is the final decision: ``crisis`` when the rule layer or the crisis head flags,
+        else ``out_of_scope`` or the category.
+        """
+        import pandas as pd
+
+        if TEXT_COLUMN not in frame.columns:
+            raise ValueError(f"input needs a {TEXT_COLUMN!r} column; got {list(frame.columns)}")
+        texts = texts_frame([prepare_text(t) for t in frame[TEXT_COLUMN]])
+        category_proba = self.category.predict_proba(texts)
+        oos_score = _positive(self.out_of_scope, texts)
+        crisis_score = _positive(self.crisis, texts)
+        classes = np.asarray(self.classes)
+        top = category_proba.argmax(axis=1)
+        confidence = category_proba[np.arange(len(top)), top]
+        t = self.thresholds
+        from careassist.crisis_rules import detect_rules
+
+        rules = np.array([detect_rules(str(v)) is not None for v in frame[TEXT_COLUMN]], dtype=bool)
+        crisis = rules | (crisis_score >= t.crisis)
+        out_of_scope = oos_score >= t.out_of_scope
+        label = np.where(crisis, "crisis", np.where(out_of_scope, OUT_OF_SCOPE, classes[top]))
+        return pd.DataFrame(
+            {
+                "label": label,
+                "crisis": crisis,
+                "category": classes[top],
+                "confidence": confidence,
+                "out_of_scope": out_of_scope,
+                "out_of_scope_score": oos_score,
+                "low_confidence": confidence < t.low_confidence,
+                "crisis_score": crisis_score,
+                "crisis_flag": crisis_score >= t.crisis,
+            },
+            index=frame.index,
+        )
+
+    # -- one message (serving) -----------------------------------------------------------------
+    def compiled(self) -> _Compiled:
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = self._compile()
+        return self._compiled
+
+    def _compile(self) -> _Compiled:
+        scorers: list[FeatureScorer] = []
+        seen: dict[int, int] = {}
+        heads: dict[str, tuple[int, LinearScorer]] = {}
+        for name in ("category", "out_of_scope", "crisis"):
+            pipeline = getattr(self, name)
+            features = pipeline.named_steps["features"]
+            if id(features) not in seen:
+                seen[id(features)] = len(scorers)
+                scorers.append(FeatureScorer(features))
+            heads[name] = (seen[id(features)], LinearScorer(pipeline.named_steps["classifier"]))
+        return _Compiled(scorers, heads)
+
+    def predict_one(self, text: str) -> ModelPrediction:
+        """The prediction for one message, computed from compiled arrays."""
+        compiled = self.compiled()
+        text = prepare_text(text)
+        features = [scorer.transform_one(text) for scorer in compiled.scorers]
+        which, head = compiled.heads["category"]
+        proba = head.proba(*features[which])
+        top = int(proba.argmax())
+        which, head = compiled.heads["out_of_scope"]
+        oos = float(head.proba(*features[which])[1])
+        which, head = compiled.heads["crisis"]
+        crisis = float(head.proba(*features[which])[1])
+        t = self.thresholds
+        confidence = float(proba[top])
+        return ModelPrediction(
+            category=head_class(compiled, top),
+            confidence=confidence,
+            out_of_scope=oos >= t.out_of_scope,
+            out_of_scope_score=oos,
+            low_confidence=confidence < t.low_confidence,
+            crisis_score=crisis,
+            crisis_flag=crisis >= t.crisis,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"classes": list(self.classes), "thresholds": asdict(self.thresholds), **self.metadata}
+
+
+def head_class(compiled: _Compiled, index: int) -> str:
+    return compiled.heads["category"][1].classes[index]
+
+
+def prepare_text(text: object) -> str:
+    """What the model reads: a string, whitespace collapsed, at most ``MAX_MODEL_CHARS``."""
+    value = text if isinstance(text, str) else "" if text is None else str(text)
+    return " ".join(value[: MAX_MODEL_CHARS * 2].split())[:MAX_MODEL_CHARS]
+
+
+def _positive(pipeline: Pipeline, texts: pd.DataFrame) -> np.ndarray:
+    classes = list(pipeline.classes_)
+    positive = classes.index(True) if True in classes else classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in classes else 1
+    return pipeline.predict_proba(texts)[:, positive]
