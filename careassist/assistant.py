@@ -32,6 +32,17 @@ REASONS = (
     "unsupported_script",
     "model_unavailable",
 )
+#: The crisis answer of each kind the rule layer reports (the content base's ids).
+CRISIS_ANSWERS = {
+    "ideation_explicit": "crisis.suicidal_thoughts",
+    "ideation_passive": "crisis.suicidal_thoughts",
+    "plan_or_means": "crisis.suicidal_thoughts",
+    "self_harm": "crisis.self_harm",
+    "third_person": "crisis.someone_else_in_danger",
+    "overdose": "crisis.overdose_or_poisoning",
+    "harm_to_others": "crisis.harm_or_abuse",
+    "medical_emergency": "crisis.medical_emergency",
+}
 #: The category reported when no model is loaded and the message is not a crisis.
 NO_CATEGORY = "unknown"
 
@@ -110,6 +121,11 @@ class Assistant:
         self.model = model
         self.content = content or load_content()
         self.stats = AssistantStats()
+        by_id = {template.id: template for template in self.content.templates()}
+        missing = sorted(set(CRISIS_ANSWERS.values()) - set(by_id))
+        if missing:
+            raise ValueError(f"the content base lacks crisis answers {', '.join(missing)}")
+        self._crisis_answers = {kind: by_id[answer_id] for kind, answer_id in CRISIS_ANSWERS.items()}
 
     def answer(self, text: str, session: SessionContext | None = None) -> AssistantAnswer:
         session = session or SessionContext()
@@ -120,7 +136,7 @@ class Assistant:
         prediction = self.model.predict_one(readable) if self.model is not None else None
 
         if hit is not None or (prediction is not None and prediction.crisis_flag):
-            template = self.content.select("crisis", readable)
+            template = self._crisis_answers[hit.kind] if hit else self.content.select("crisis", readable)
             return self._finish(
                 category="crisis",
                 confidence=1.0 if prediction is None else max(prediction.crisis_score, prediction.confidence),

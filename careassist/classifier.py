@@ -162,6 +162,12 @@ def _logreg() -> Any:
     return LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
 
 
+def _svm() -> Any:
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=0.5, class_weight="balanced")
+
+
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
@@ -172,6 +178,12 @@ CANDIDATES: dict[str, Candidate] = {
             "word_char",
             _logreg,
             "word 1-2gram + char 2-5gram TF-IDF + logistic regression, temperature-calibrated",
+        ),
+        Candidate(
+            "word_char_svm",
+            "word_char",
+            _svm,
+            "word 1-2gram + char 2-5gram TF-IDF + linear SVM, temperature-calibrated",
         ),
     )
 }

@@ -15,7 +15,9 @@ MIN_STEPS = 3
 _NUMBERED = re.compile(r"^(\d+)\. \S")
 _PROVIDER = re.compile(
     r"\b(doctor|physician|nurse|pharmacist|prescriber|therapist|counsel(?:l)?or|provider|clinician|"
-    r"care team|occupational therapist|physical therapist|social worker|dietitian|911|988)\b",
+    r"care team|cancer team|medical team|specialist|clinic|audiologist|pathologist|dentist|optometrist|"
+    r"ophthalmologist|podiatrist|geriatrician|psychiatrist|psychologist|oncolog\w*|hospice|case manager|"
+    r"care manager|social worker|dietitian|911|988)\b",
     re.IGNORECASE,
 )
 _PRESCRIBER = re.compile(r"\b(doctor|prescriber|pharmacist|provider|physician|nurse|care team)\b", re.IGNORECASE)
