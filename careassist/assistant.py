@@ -46,6 +46,7 @@ CRISIS_ANSWERS = {
 #: The category reported when no model is loaded and the message is not a crisis.
 NO_CATEGORY = "unknown"
 
+_SCRIPTS = re.compile(r"<(script|style)\b[^>]{0,200}>.{0,20000}?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -99,7 +100,7 @@ class AssistantStats:
 
 def model_text(text: str) -> str:
     """What the classifier reads: markup removed, whitespace collapsed."""
-    return " ".join(_TAGS.sub(" ", text).split())
+    return " ".join(_TAGS.sub(" ", _SCRIPTS.sub(" ", text)).split())
 
 
 def _text_outcome(text: str) -> str | None:

@@ -47,7 +47,7 @@ def char_vectorizer(**overrides: Any) -> Any:
         "analyzer": "char_wb",
         "lowercase": True,
         "strip_accents": "unicode",
-        "ngram_range": (2, 5),
+        "ngram_range": (3, 5),
         "min_df": 2,
         "sublinear_tf": True,
         "dtype": np.float32,
@@ -156,12 +156,6 @@ def _cnb() -> Any:
     return ComplementNB(alpha=0.3)
 
 
-def _logreg() -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
-
-
 def _svm() -> Any:
     from sklearn.svm import LinearSVC
 
@@ -172,18 +166,12 @@ CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
         Candidate("tfidf_mnb", "word", _mnb, "baseline: word 1-2gram TF-IDF + MultinomialNB"),
-        Candidate("word_char_cnb", "word_char", _cnb, "word 1-2gram + char 2-5gram TF-IDF + ComplementNB"),
-        Candidate(
-            "word_char_logreg",
-            "word_char",
-            _logreg,
-            "word 1-2gram + char 2-5gram TF-IDF + logistic regression, temperature-calibrated",
-        ),
+        Candidate("word_char_cnb", "word_char", _cnb, "word 1-2gram + char 3-5gram TF-IDF + ComplementNB"),
         Candidate(
             "word_char_svm",
             "word_char",
             _svm,
-            "word 1-2gram + char 2-5gram TF-IDF + linear SVM, temperature-calibrated",
+            "word 1-2gram + char 3-5gram TF-IDF + linear SVM, temperature-calibrated",
         ),
     )
 }

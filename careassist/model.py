@@ -7,6 +7,7 @@ pipelines and equal to ``predict`` up to float rounding (a test holds them toget
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from careassist.taxonomy import OUT_OF_SCOPE
 if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
+
+_NUMBER = re.compile(r"\d+")
 
 #: The model reads at most this much of a message (the API's limit); crisis rules read it all.
 MAX_MODEL_CHARS = 4000
@@ -190,9 +193,10 @@ def head_class(compiled: _Compiled, index: int) -> str:
 
 
 def prepare_text(text: object) -> str:
-    """What the model reads: a string, whitespace collapsed, at most ``MAX_MODEL_CHARS``."""
+    """What the model reads: a string, whitespace collapsed, at most ``MAX_MODEL_CHARS``, and every
+    number written as 0, so that ages, doses and dates never decide a category."""
     value = text if isinstance(text, str) else "" if text is None else str(text)
-    return " ".join(value[: MAX_MODEL_CHARS * 2].split())[:MAX_MODEL_CHARS]
+    return _NUMBER.sub("0", " ".join(value[: MAX_MODEL_CHARS * 2].split())[:MAX_MODEL_CHARS])
 
 
 def _positive(pipeline: Pipeline, texts: pd.DataFrame) -> np.ndarray:

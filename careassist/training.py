@@ -133,8 +133,9 @@ def train_assistant(frame: pd.DataFrame, candidates: list[str] | None = None) ->
     shared = features["word_char"]
     X = matrices["word_char"]
     all_weights = source_weights(frame["source"][train])
-    oos_head = _binary_head(X[train], (labels == OUT_OF_SCOPE)[train], all_weights)
-    crisis_head = _binary_head(X[train], (labels == "crisis")[train], all_weights)
+    is_oos, is_crisis = labels == OUT_OF_SCOPE, labels == "crisis"
+    oos_head = _binary_head(X[train], is_oos[train], all_weights, X[valid], is_oos[valid])
+    crisis_head = _binary_head(X[train], is_crisis[train], all_weights, X[valid], is_crisis[valid])
 
     oos_val = oos_head.predict_proba(X[valid])[:, 1]
     crisis_val = crisis_head.predict_proba(X[valid])[:, 1]
@@ -164,11 +165,14 @@ def train_assistant(frame: pd.DataFrame, candidates: list[str] | None = None) ->
     return TrainingResult(model, chosen, scores, model.metadata["rows"])
 
 
-def _binary_head(X: Any, y: np.ndarray, weights: np.ndarray) -> TemperatureScaled:
-    from sklearn.linear_model import LogisticRegression
+def _binary_head(X: Any, y: np.ndarray, weights: np.ndarray, X_valid: Any, y_valid: np.ndarray) -> TemperatureScaled:
+    """A linear SVM for one yes/no question, its scores turned into probabilities on validation data."""
+    from sklearn.svm import LinearSVC
 
-    estimator = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced")
-    return TemperatureScaled(estimator).fit(X, y, sample_weight=weights)
+    head = TemperatureScaled(LinearSVC(C=0.5, class_weight="balanced")).fit(X, y, sample_weight=weights)
+    if y_valid.any() and not y_valid.all():
+        head.temperature = classifier.fit_temperature(head.decision_scores(X_valid), y_valid.astype(int))
+    return head
 
 
 def _crisis_threshold(
