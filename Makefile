@@ -9,7 +9,7 @@ CLI := $(BIN)/healthcare-ai
 PROFILE ?= embedded
 export CAREASSIST_PROFILE ?= $(PROFILE)
 
-.PHONY: up test install lock lint bench-data clean-data
+.PHONY: up test install lock lint bench-data bench-assistant clean-data
 
 # -- set-up ----------------------------------------------------------------------------------
 $(BIN)/python:
@@ -45,6 +45,9 @@ lint: install
 # -- benchmarks (figures printed side by side; never timed tests) ----------------------------
 bench-data: install
 	$(BIN)/python benchmarks/bench_data.py
+
+bench-assistant: install
+	$(BIN)/python benchmarks/bench_assistant.py
 
 clean-data:
 	rm -rf .platform

@@ -17,6 +17,8 @@ _STREET = (
 
 #: Placeholder type -> pattern; order matters (an SSN is not a phone number, a DOB not a date).
 PII_PATTERNS: dict[str, str] = {
+    # Links can carry names, account ids and locations; they never decide a category.
+    "URL": r"(?i:https?://|www\.)[^\s<>\"]+",
     "EMAIL": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
     "SSN": r"\b\d{3}-\d{2}-\d{4}\b|(?i:\b(?:ssn|social security(?: number)?)\s*(?:is|#|:)?\s*)\d{9}\b",
     "DOB": (
@@ -37,11 +39,12 @@ PII_PATTERNS: dict[str, str] = {
 #: validation checks are gone after redaction: the structural shape of each identifier type.
 #: Context-only forms ("member id: XK29384") are redacted above but cannot be detected alone.
 PII_DETECTORS: dict[str, str] = {
+    "URL": r"(?i:https?://|www\.)\S",
     "EMAIL": r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "SSN": r"\d{3}-\d{2}-\d{4}",
-    "PHONE": r"\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}",
-    "DOB": r"\d{1,2}/\d{1,2}/19\d{2}",
-    "RECORD_NUMBER": r"\d{11,}",
+    "SSN": r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)",
+    "PHONE": r"(?<!\d)\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)",
+    "DOB": r"(?<!\d)\d{1,2}/\d{1,2}/19\d{2}(?!\d)",
+    "RECORD_NUMBER": r"(?<!\d)\d{11,}",
     "ADDRESS": r"\d{2,6}\s+(?:[A-Za-z]+\.?\s+){1,3}(?i:" + _STREET + r")\b",
 }
 
@@ -56,7 +59,7 @@ _CONTEXT_WORDS = re.compile(
 
 def may_hold_pii(text: str) -> bool:
     """A fast, conservative pre-check: False only when no pattern of ``PII_PATTERNS`` can match."""
-    if "@" in text:
+    if "@" in text or "http" in text.lower() or "www." in text.lower():
         return True
     if not _DIGIT.search(text):
         return False

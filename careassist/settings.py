@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     datasets_uri: str = Field("", description="where snapshots, staging and quarantine live")
     include_public_data: bool = Field(False, description="also ingest the public datasets of shared_data_dir")
     min_rows_per_category: int = Field(100, ge=1)
-    max_text_chars: int = Field(4000, ge=1)
+    max_text_chars: int = Field(40_000, ge=1, description="longest message a dataset may hold (the API limit is separate)")
     max_duplicate_rate: float = Field(0.5, ge=0.0, le=1.0)
 
     # Production services

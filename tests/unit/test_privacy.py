@@ -24,6 +24,8 @@ pytestmark = pytest.mark.unit
         ("his MRN is 00482913", "his [RECORD_NUMBER]"),
         ("we moved to 1420 Maple Drive Apt 3 last year", "we moved to [ADDRESS] last year"),
         ("member id: XK29384", "[RECORD_NUMBER]"),
+        ("see https://example.org/u/jane?id=42 for more", "see [URL] for more"),
+        ("my page is www.janedoe.net.", "my page is [URL]"),
     ],
 )
 def test_each_kind_of_identifier_becomes_a_typed_placeholder(text: str, expected: str) -> None:
@@ -73,7 +75,7 @@ FRAGMENTS = [
     "call 555-867-5309", "(555) 867-5309", "5558675309", "+1 555.867.5309", "ssn 123-45-6789",
     "SSN: 123456789", "social security number is 987654321", "DOB 4/12/1938", "born on March 3, 1940",
     "birth date: 1938-04-12", "mrn A1B2C3D4", "Member ID: XK29384", "policy no. 77-1234",
-    "account number 12ab34", "12 Elm St", "1420 Maple Drive Apt 3", "jo@x.io", "my 82 year old mom",
+    "account number 12ab34", "https://x.io/a?b=1", "WWW.Site.org", "12 Elm St", "1420 Maple Drive Apt 3", "jo@x.io", "my 82 year old mom",
     "50 mg", "at 10:30", "room 12", "3/14/2026", "call me", "ok", "12345678901234",
 ]
 
