@@ -61,8 +61,11 @@ def with_splits(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def source_weights(sources: pd.Series) -> np.ndarray:
+    """Row weights that cap each source's total; scaled to mean 1, so they change only the balance
+    between sources and never the strength of regularisation."""
     counts = sources.map(sources.value_counts())
-    return np.minimum(1.0, SOURCE_WEIGHT_CAP / counts.to_numpy(dtype=float))
+    weights = np.minimum(1.0, SOURCE_WEIGHT_CAP / counts.to_numpy(dtype=float))
+    return weights / weights.mean()
 
 
 def _check(frame: pd.DataFrame) -> None:

@@ -37,8 +37,6 @@ MINIMUM = {
 
 #: Known defects of the current model, kept visible: strict, so a fixed one fails until it is removed.
 KNOWN_DEFECTS = {
-    "my dad can't sit up in bed by himself anymore": "the crisis head scores 'can't ... anymore' above its threshold",
-    "living with copd and always short of breath walking": "the crisis head scores 'short of breath' above its threshold",
     "my mothr refuses to take a showr": "two typos leave 'refuses to take' (a medication cue) as the strongest feature",
 }
 
