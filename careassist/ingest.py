@@ -9,10 +9,10 @@ version) with a manifest. Validation (``careassist.validation``) then publishes 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 import io
 import json
 import logging
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,7 +63,7 @@ MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "validation.json"
 CURRENT_FILE = "current.json"
 
-_CONTROL_TABLE = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x200B, 0xFEFF], " ")
+_CONTROL_TABLE = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x200B, 0xFEFF], " ")
 _PUNCTUATION_TABLE = dict.fromkeys(
     [c for c in range(0x2070) if unicodedata.category(chr(c)).startswith(("P", "S"))] + [ord("_")]
 )

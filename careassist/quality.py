@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from careassist.responses import CRISIS_FIRST_STEP, CRISIS_RESOURCES, DISCLAIMER, Response
+from careassist.responses import (
+    CRISIS_FIRST_STEP,
+    CRISIS_RESOURCES,
+    DISCLAIMER,
+    Response,
+)
 
 MIN_STEPS = 3
 _NUMBERED = re.compile(r"^(\d+)\. \S")

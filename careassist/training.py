@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from careassist import classifier
-from careassist.classifier import CANDIDATES, TemperatureScaled, assemble, text_features, texts_frame
+from careassist.classifier import (
+    CANDIDATES,
+    TemperatureScaled,
+    assemble,
+    text_features,
+    texts_frame,
+)
 from careassist.model import AssistantModel, Thresholds, prepare_text
 from careassist.taxonomy import CATEGORIES, OUT_OF_SCOPE
 
@@ -194,7 +200,7 @@ def _crisis_threshold(
         "threshold": round(threshold, 6),
         "for_recall": round(for_recall, 6),
         "false_positive_floor": round(floor, 6),
-        "validation_crisis_missed_by_rules": int(len(needed)),
+        "validation_crisis_missed_by_rules": len(needed),
         "validation_gate_recall": round(float((caught | (scores >= threshold))[truth].mean()), 4) if truth.any() else 1.0,
     }
 

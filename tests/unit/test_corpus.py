@@ -7,7 +7,15 @@ import pytest
 
 from careassist.corpus import SEED_COLUMNS, load_seed_corpus
 from careassist.ingest import normalise_text, text_key
-from careassist.taxonomy import CATEGORIES, CRISIS_KINDS, DATA_LABELS, GENERAL_KIND, HARD_NEGATIVE_KINDS, KINDS, OUT_OF_SCOPE
+from careassist.taxonomy import (
+    CATEGORIES,
+    CRISIS_KINDS,
+    DATA_LABELS,
+    GENERAL_KIND,
+    HARD_NEGATIVE_KINDS,
+    KINDS,
+    OUT_OF_SCOPE,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,13 @@ import pytest
 
 from careassist.content import load_content
 from careassist.quality import check_response
-from careassist.responses import CRISIS_FIRST_STEP, CRISIS_RESOURCES, DISCLAIMER, ESCALATION_NOTE, build_response
+from careassist.responses import (
+    CRISIS_FIRST_STEP,
+    CRISIS_RESOURCES,
+    DISCLAIMER,
+    ESCALATION_NOTE,
+    build_response,
+)
 
 pytestmark = pytest.mark.unit
 
