@@ -32,6 +32,8 @@ lock: | $(BIN)/uv
 up: install
 	$(CLI) init
 	$(CLI) ingest
+	$(CLI) train
+	$(CLI) evaluate --split test
 	@echo "platform data under $$($(BIN)/python -c 'from careassist.settings import get_settings; print(get_settings().root)')"
 
 # -- tests and checks ------------------------------------------------------------------------

@@ -71,3 +71,24 @@ def test_corpus_stats_and_export(root: Path, tmp_path: Path, capsys: pytest.Capt
 def test_check_on_the_embedded_profile_needs_no_services(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     assert "no services needed" in capsys.readouterr().out
+
+
+@pytest.mark.model
+def test_train_then_evaluate_writes_a_model_and_a_report(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init"]) == 0 and main(["ingest"]) == 0
+    capsys.readouterr()
+    assert main(["train"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert Path(trained["model"]).is_file() and trained["chosen"] in trained["candidates"]
+    assert main(["evaluate", "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "crisis recall" in out
+    report = json.loads((root / "reports" / "evaluation" / "report.json").read_text())
+    assert report["rows"] > 0 and report["crisis"]["recall"] is not None
+    assert (root / "reports" / "evaluation" / "confusion_matrix.png").stat().st_size > 10_000
+
+
+def test_evaluate_without_a_model_file_says_which_file(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init"]) == 0 and main(["ingest"]) == 0
+    assert main(["evaluate", "--model", str(root / "missing.skops")]) == 1
+    assert "missing.skops: no such model file" in capsys.readouterr().err
