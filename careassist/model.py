@@ -44,6 +44,8 @@ class Thresholds:
     """Decision thresholds tuned on validation data."""
 
     out_of_scope: float = 0.5
+    #: Below this top category probability a message is out of scope whatever the head says.
+    out_of_scope_confidence: float = 0.0
     low_confidence: float = 0.3
     crisis: float = 0.5
 
@@ -122,7 +124,7 @@ class AssistantModel:
 
         rules = np.array([detect_rules(str(v)) is not None for v in frame[TEXT_COLUMN]], dtype=bool)
         crisis = rules | (crisis_score >= t.crisis)
-        out_of_scope = oos_score >= t.out_of_scope
+        out_of_scope = (oos_score >= t.out_of_scope) | (confidence < t.out_of_scope_confidence)
         label = np.where(crisis, "crisis", np.where(out_of_scope, OUT_OF_SCOPE, classes[top]))
         return pd.DataFrame(
             {
@@ -177,7 +179,7 @@ class AssistantModel:
         return ModelPrediction(
             category=head_class(compiled, top),
             confidence=confidence,
-            out_of_scope=oos >= t.out_of_scope,
+            out_of_scope=oos >= t.out_of_scope or confidence < t.out_of_scope_confidence,
             out_of_scope_score=oos,
             low_confidence=confidence < t.low_confidence,
             crisis_score=crisis,

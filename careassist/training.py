@@ -148,13 +148,19 @@ def train_assistant(frame: pd.DataFrame, candidates: list[str] | None = None) ->
 
     oos_val = oos_head.predict_proba(X[valid])[:, 1]
     crisis_val = crisis_head.predict_proba(X[valid])[:, 1]
+    category_val = heads[chosen].predict_proba(matrices[CANDIDATES[chosen].features][valid]).max(axis=1)
+    not_crisis = labels[valid] != "crisis"
+    oos_threshold, oos_confidence = _out_of_scope_thresholds(
+        oos_val[not_crisis], category_val[not_crisis], (labels[valid] == OUT_OF_SCOPE)[not_crisis]
+    )
     confidence = heads[chosen].predict_proba(matrices[CANDIDATES[chosen].features][val_rows])
     correct = heads[chosen].classes_[confidence.argmax(axis=1)] == labels[val_rows]
     crisis_threshold, crisis_facts = _crisis_threshold(
         crisis_val, labels[valid] == "crisis", frame["text"][valid].tolist(), frame["kind"][valid].to_numpy()
     )
     thresholds = Thresholds(
-        out_of_scope=_best_f1_threshold(oos_val, labels[valid] == OUT_OF_SCOPE),
+        out_of_scope=oos_threshold,
+        out_of_scope_confidence=oos_confidence,
         low_confidence=float(np.quantile(confidence.max(axis=1)[correct], LOW_CONFIDENCE_QUANTILE)) if correct.any() else 0.0,
         crisis=crisis_threshold,
     )
@@ -205,15 +211,17 @@ def _crisis_threshold(
     }
 
 
-def _best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
-    """The score threshold with the best F1 on validation (0.5 when there are no positives)."""
+def _out_of_scope_thresholds(scores: np.ndarray, confidence: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """The pair (head score, top category probability) whose OR has the best F1 on validation."""
     if not truth.any():
-        return 0.5
-    best, best_f1 = 0.5, -1.0
-    for threshold in np.unique(np.round(scores, 4)):
-        flagged = scores >= threshold
-        tp = float((flagged & truth).sum())
-        f1 = 2 * tp / (flagged.sum() + truth.sum())
-        if f1 > best_f1:
-            best, best_f1 = float(threshold), f1
+        return 0.5, 0.0
+    best, best_f1 = (0.5, 0.0), -1.0
+    score_grid = np.unique(np.quantile(scores, np.linspace(0.5, 1.0, 101)))
+    for low in np.arange(0.0, 0.61, 0.02):
+        unsure = confidence < low
+        for threshold in score_grid:
+            flagged = unsure | (scores >= threshold)
+            f1 = 2 * float((flagged & truth).sum()) / (flagged.sum() + truth.sum())
+            if f1 > best_f1:
+                best, best_f1 = (float(threshold), float(round(low, 2))), f1
     return best
