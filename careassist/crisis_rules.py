@@ -1239,7 +1239,8 @@ _PERSONAL_QUESTION = re.compile(
 )
 _ACADEMIC = re.compile(
     r"\b(?:for\s+(?:a|my|our)\s+(?:class|course|paper|essay|project|thesis|novel|story|exam|assignment)|pharmacology|"
-    r"toxicology|textbook|nursing\s+school|research|statistics|study\s+(?:on|of|about))\b"
+    r"toxicology|textbook|nursing\s+school|research|statistics|study\s+(?:on|of|about)|(?:a|the)\s+study|studies|"
+    r"an?\s+article\s+(?:on|about|saying))\b"
 )
 _HISTORY = re.compile(
     r"\b(?:(?:\d+|a\s+few|a\s+couple\s+(?:of\s+)?|several|many|two|three|four|five|six|seven|eight|nine|ten|twenty|"

@@ -708,3 +708,9 @@ def test_reddit_ordinary_posts_are_rarely_flagged(reddit_rows) -> None:  # type:
     general = reddit_rows[reddit_rows["kind"] == GENERAL_KIND]
     rate = sum(detect_rules(text) is not None for text in general["text"]) / len(general)
     assert rate < 0.08, f"{rate:.1%} of ordinary Reddit posts flagged"
+
+
+def test_regression_corpus_study_saying_suicide_risk_rises_is_informational() -> None:
+    # A reader reporting what a study found is asking for information, not disclosing danger.
+    assert_not_flagged("I saw a study saying suicide risk rises after a cancer diagnosis. Why is that?")
+    assert_flagged("I saw a study about it and I want to kill myself tonight.")
