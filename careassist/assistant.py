@@ -17,6 +17,7 @@ from careassist.content import ContentBase, load_content
 from careassist.crisis_rules import detect_rules
 from careassist.quality import check_response
 from careassist.responses import Response, build_response
+from careassist.text import strip_markup
 
 if TYPE_CHECKING:
     from careassist.model import AssistantModel
@@ -46,8 +47,6 @@ CRISIS_ANSWERS = {
 #: The category reported when no model is loaded and the message is not a crisis.
 NO_CATEGORY = "unknown"
 
-_SCRIPTS = re.compile(r"<(script|style)\b[^>]{0,200}>.{0,20000}?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]{0,200}>")
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
@@ -98,11 +97,6 @@ class AssistantStats:
             self.quality_fallbacks += int(fallback)
 
 
-def model_text(text: str) -> str:
-    """What the classifier reads: markup removed, whitespace collapsed."""
-    return " ".join(_TAGS.sub(" ", _SCRIPTS.sub(" ", text)).split())
-
-
 def _text_outcome(text: str) -> str | None:
     """A reason when the message has nothing the classifier can read, else None."""
     if not text.strip():
@@ -132,7 +126,7 @@ class Assistant:
         session = session or SessionContext()
         text = text if isinstance(text, str) else ""
         hit = detect_rules(text)
-        readable = model_text(text)
+        readable = strip_markup(text)
         outcome = _text_outcome(readable)
         prediction = self.model.predict_one(readable) if self.model is not None else None
 

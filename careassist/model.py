@@ -16,12 +16,14 @@ import numpy as np
 
 from careassist.classifier import TEXT_COLUMN, FeatureScorer, LinearScorer, texts_frame
 from careassist.taxonomy import OUT_OF_SCOPE
+from careassist.text import strip_markup
 
 if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
 _NUMBER = re.compile(r"\d+")
+
 
 #: The model reads at most this much of a message (the API's limit); crisis rules read it all.
 MAX_MODEL_CHARS = 4000
@@ -195,10 +197,11 @@ def head_class(compiled: _Compiled, index: int) -> str:
 
 
 def prepare_text(text: object) -> str:
-    """What the model reads: a string, whitespace collapsed, at most ``MAX_MODEL_CHARS``, and every
-    number written as 0, so that ages, doses and dates never decide a category."""
+    """What the model reads: a string without markup, whitespace collapsed, at most
+    ``MAX_MODEL_CHARS``, and every number written as 0, so that ages, doses and dates never decide
+    a category."""
     value = text if isinstance(text, str) else "" if text is None else str(text)
-    return _NUMBER.sub("0", " ".join(value[: MAX_MODEL_CHARS * 2].split())[:MAX_MODEL_CHARS])
+    return _NUMBER.sub("0", strip_markup(value[: MAX_MODEL_CHARS * 2])[:MAX_MODEL_CHARS])
 
 
 def _positive(pipeline: Pipeline, texts: pd.DataFrame) -> np.ndarray:
