@@ -9,7 +9,7 @@ CLI := $(BIN)/healthcare-ai
 PROFILE ?= embedded
 export CAREASSIST_PROFILE ?= $(PROFILE)
 
-.PHONY: up test install lock lint bench-data bench-assistant clean-data
+.PHONY: up test install lock lint bench-data bench-assistant bench-features clean-data
 
 # -- set-up ----------------------------------------------------------------------------------
 $(BIN)/python:
@@ -50,6 +50,9 @@ bench-data: install
 
 bench-assistant: install
 	$(BIN)/python benchmarks/bench_assistant.py
+
+bench-features: install
+	$(BIN)/python benchmarks/bench_features.py
 
 clean-data:
 	rm -rf .platform
