@@ -159,7 +159,7 @@ def _cnb() -> Any:
 def _svm() -> Any:
     from sklearn.svm import LinearSVC
 
-    return LinearSVC(C=0.5, class_weight="balanced")
+    return LinearSVC(C=0.5, class_weight="balanced", random_state=0)
 
 
 CANDIDATES: dict[str, Candidate] = {

@@ -184,7 +184,7 @@ def _binary_head(X: Any, y: np.ndarray, weights: np.ndarray, X_valid: Any, y_val
     """A linear SVM for one yes/no question, its scores turned into probabilities on validation data."""
     from sklearn.svm import LinearSVC
 
-    head = TemperatureScaled(LinearSVC(C=0.5, class_weight="balanced")).fit(X, y, sample_weight=weights)
+    head = TemperatureScaled(LinearSVC(C=0.5, class_weight="balanced", random_state=0)).fit(X, y, sample_weight=weights)
     if y_valid.any() and not y_valid.all():
         head.temperature = classifier.fit_temperature(head.decision_scores(X_valid), y_valid.astype(int))
     return head

@@ -37,7 +37,7 @@ MINIMUM = {
 
 #: Known defects of the current model, kept visible: strict, so a fixed one fails until it is removed.
 KNOWN_DEFECTS = {
-    "my mothr refuses to take a showr": "two typos leave 'refuses to take' (a medication cue) as the strongest feature",
+    "my mother refuses to take a shower": "'refuses to take' (pill refusal, common in the medication corpus) outweighs 'shower'",
 }
 
 
