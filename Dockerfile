@@ -10,12 +10,14 @@ COPY careassist ./careassist
 RUN python -m venv /app/.venv \
  && /app/.venv/bin/python -m pip install uv==0.13.8 \
  && /app/.venv/bin/uv pip install --python /app/.venv/bin/python -r requirements.lock \
- && /app/.venv/bin/uv pip install --python /app/.venv/bin/python --no-deps .
+ && /app/.venv/bin/uv pip install --python /app/.venv/bin/python --no-deps -e .
 
 FROM python:3.11-slim AS runtime
 RUN useradd --create-home --uid 10001 careassist
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
+# The package is installed in editable mode at /app, beside feature_repo/ (which it reads).
+COPY careassist ./careassist
 COPY feature_repo ./feature_repo
 COPY dags ./dags
 COPY plugins ./plugins
