@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pandas as pd
-import psycopg2
 import pytest
 import redis
 
@@ -20,24 +19,12 @@ T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def production(make_settings, s3_endpoint: str, s3_bucket: str, postgres_url: str, redis_url: str):  # type: ignore[no-untyped-def]
-    """Production settings on a fresh registry database; removes its database and Redis keys after."""
-    settings = make_settings(
-        profile="production",
-        database_url=postgres_url,
-        redis_url=redis_url,
-        s3_endpoint_url=s3_endpoint,
-        s3_bucket=s3_bucket,
-        feast_database=f"t_feast_{uuid.uuid4().hex[:8]}",
-    )
-    admin = psycopg2.connect(f"{postgres_url}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{settings.feast_database}"')
-    yield settings
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{settings.feast_database}" WITH (FORCE)')
-    admin.close()
+def production(production):  # type: ignore[no-untyped-def]
+    """The shared production settings, with the Feast registry database created."""
+    from careassist.bootstrap import create_databases
+
+    create_databases(production)
+    return production
 
 
 @pytest.fixture
