@@ -26,33 +26,25 @@ TEXT_COLUMN = "text"
 
 
 # -- building blocks -------------------------------------------------------------------------
+_TFIDF_OPTIONS: dict[str, Any] = {
+    "lowercase": True,
+    "strip_accents": "unicode",
+    "sublinear_tf": True,
+    "dtype": np.float32,
+}
+
+
 def word_vectorizer(**overrides: Any) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    options: dict[str, Any] = {
-        "lowercase": True,
-        "strip_accents": "unicode",
-        "ngram_range": (1, 2),
-        "min_df": 1,
-        "sublinear_tf": True,
-        "dtype": np.float32,
-    }
-    return TfidfVectorizer(**(options | overrides))
+    return TfidfVectorizer(**(_TFIDF_OPTIONS | {"ngram_range": (1, 2), "min_df": 1} | overrides))
 
 
 def char_vectorizer(**overrides: Any) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    options: dict[str, Any] = {
-        "analyzer": "char_wb",
-        "lowercase": True,
-        "strip_accents": "unicode",
-        "ngram_range": (3, 5),
-        "min_df": 2,
-        "sublinear_tf": True,
-        "dtype": np.float32,
-    }
-    return TfidfVectorizer(**(options | overrides))
+    options = {"analyzer": "char_wb", "ngram_range": (3, 5), "min_df": 2}
+    return TfidfVectorizer(**(_TFIDF_OPTIONS | options | overrides))
 
 
 def text_features(kind: str) -> ColumnTransformer:

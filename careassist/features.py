@@ -590,8 +590,10 @@ class _RedisReader:
         from feast.type_map import feast_value_type_to_python_type
 
         key = EntityKey(join_keys=["session_id"], entity_values=[Value(string_val=session_id)])
-        raw = self._client.hmget(
-            serialize_entity_key(key, entity_key_serialization_version=3) + PROJECT.encode(), self._fields
+        # redis-py types keys as str, but Feast's keys are bytes; a sync client returns a list.
+        raw: list[Any] = self._client.hmget(  # type: ignore[assignment]
+            serialize_entity_key(key, entity_key_serialization_version=3) + PROJECT.encode(),  # type: ignore[arg-type]
+            self._fields,
         )
         values: dict[str, Any] = {}
         for feature, blob in zip(self._features, raw, strict=True):

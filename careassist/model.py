@@ -169,8 +169,8 @@ class AssistantModel:
         compiled = self.compiled()
         text = prepare_text(text)
         features = [scorer.transform_one(text) for scorer in compiled.scorers]
-        which, head = compiled.heads["category"]
-        proba = head.proba(*features[which])
+        which, category_head = compiled.heads["category"]
+        proba = category_head.proba(*features[which])
         top = int(proba.argmax())
         which, head = compiled.heads["out_of_scope"]
         oos = float(head.proba(*features[which])[1])
@@ -179,7 +179,7 @@ class AssistantModel:
         t = self.thresholds
         confidence = float(proba[top])
         return ModelPrediction(
-            category=head_class(compiled, top),
+            category=category_head.classes[top],
             confidence=confidence,
             out_of_scope=oos >= t.out_of_scope or confidence < t.out_of_scope_confidence,
             out_of_scope_score=oos,
@@ -192,10 +192,6 @@ class AssistantModel:
         return {"classes": list(self.classes), "thresholds": asdict(self.thresholds), **self.metadata}
 
 
-def head_class(compiled: _Compiled, index: int) -> str:
-    return compiled.heads["category"][1].classes[index]
-
-
 def prepare_text(text: object) -> str:
     """What the model reads: a string without markup, whitespace collapsed, at most
     ``MAX_MODEL_CHARS``, and every number written as 0, so that ages, doses and dates never decide
@@ -205,6 +201,5 @@ def prepare_text(text: object) -> str:
 
 
 def _positive(pipeline: Pipeline, texts: pd.DataFrame) -> np.ndarray:
-    classes = list(pipeline.classes_)
-    positive = classes.index(True) if True in classes else classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in classes else 1
-    return pipeline.predict_proba(texts)[:, positive]
+    """P(yes) of a yes/no head: its classes are [False, True], as the fast path also assumes."""
+    return pipeline.predict_proba(texts)[:, 1]

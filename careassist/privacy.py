@@ -59,11 +59,12 @@ _CONTEXT_WORDS = re.compile(
 
 def may_hold_pii(text: str) -> bool:
     """A fast, conservative pre-check: False only when no pattern of ``PII_PATTERNS`` can match."""
-    if "@" in text or "http" in text.lower() or "www." in text.lower():
+    lowered = text.lower()
+    if "@" in text or "http" in lowered or "www." in lowered:
         return True
     if not _DIGIT.search(text):
         return False
-    return any(d.search(text) for d in _DETECTORS) or bool(_CONTEXT_WORDS.search(text.lower()))
+    return any(d.search(text) for d in _DETECTORS) or bool(_CONTEXT_WORDS.search(lowered))
 
 
 def redact(text: str, counts: Counter[str] | None = None) -> str:

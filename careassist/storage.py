@@ -130,10 +130,6 @@ class Location:
             return []
         return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
-    def list_dirs(self) -> list[str]:
-        """Names of the immediate sub-folders (S3: common prefixes)."""
-        return sorted({name.split("/", 1)[0] for name in self.list_files() if "/" in name})
-
     # -- writing ---------------------------------------------------------------------------
     def write_bytes(self, name: str, data: bytes) -> str:
         """Write one file in one step: a temporary file renamed into place, or one PUT."""
