@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     mlflow_port: int = Field(5000, ge=1, le=65535)
     airflow_port: int = Field(8080, ge=1, le=65535)
+    mlflow_uri: str = Field(
+        "", description="MLflow tracking server URL; empty means the backend store directly (no server)"
+    )
+
+    # Promotion gates (see careassist.gates)
+    gate_min_macro_f1: float = Field(0.85, ge=0.0, le=1.0, description="macro-F1 floor on the evaluation split")
+    gate_max_f1_drop: float = Field(
+        0.01, ge=0.0, le=1.0, description="how much worse than production a candidate's macro-F1 may be"
+    )
+    gate_latency_p99_ms: float = Field(
+        5.0, gt=0.0, description="in-process p99 of one answer; the bench target is 2 ms, this leaves room for noise"
+    )
 
     @field_validator("profile")
     @classmethod
@@ -101,6 +113,11 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_redis_url(cls, value: str) -> str:
         return _check_url("redis_url", value, ("redis", "rediss")) if value else value
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _valid_mlflow_uri(cls, value: str) -> str:
+        return _check_url("mlflow_uri", value, ("http", "https")) if value else value
 
     @field_validator("s3_endpoint_url")
     @classmethod
@@ -174,7 +191,8 @@ class Settings(BaseSettings):
 
     @property
     def mlflow_tracking_uri(self) -> str:
-        return f"http://127.0.0.1:{self.mlflow_port}"
+        """The tracking server when one is configured, else its backend store (same registry)."""
+        return self.mlflow_uri or self.mlflow_backend_uri
 
     @property
     def feast_registry_uri(self) -> str:
