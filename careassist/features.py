@@ -51,6 +51,7 @@ CONVERSATION_COLUMNS = (
     "text",
     "label",
     "source",
+    "kind",
     "dataset_version",
     "event_timestamp",
 )
@@ -281,7 +282,7 @@ def conversations_frame(snapshot: pd.DataFrame) -> pd.DataFrame:
     if frame["conversation_id"].duplicated().any():
         first = frame.loc[frame["conversation_id"].duplicated(), "conversation_id"].iloc[0]
         raise FeatureDataError(f"snapshot column 'conversation_id' repeats {first!r}")
-    for column in ("conversation_id", "text", "label", "source", "dataset_version"):
+    for column in ("conversation_id", "text", "label", "source", "kind", "dataset_version"):
         frame[column] = frame[column].astype(str)
     frame["session_id"] = frame["session_id"].astype(object).where(frame["session_id"].notna(), None)
     frame["event_timestamp"] = stamps.dt.tz_convert("UTC").astype("datetime64[us, UTC]")

@@ -34,6 +34,8 @@ conversation_messages = FeatureView(
         Field(name="text", dtype=String),
         Field(name="label", dtype=String),
         Field(name="source", dtype=String),
+        # ordinary, crisis kind or hard-negative kind: the evaluation's false-positive groups
+        Field(name="kind", dtype=String),
         Field(name="dataset_version", dtype=String),
     ],
     source=conversations_source,
