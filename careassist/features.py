@@ -484,7 +484,7 @@ def training_set(settings: Settings, cutoff: datetime) -> TrainingSet:
         if isinstance(default, list):
             frame[column] = [[str(v) for v in value] if _is_sequence(value) else [] for value in frame[column]]
         else:
-            frame[column] = frame[column].fillna(default).astype(type(default))
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), default).astype(type(default))
     frame = frame[sorted(frame.columns, key=lambda c: (c != "conversation_id", c))]
     frame = frame.sort_values("conversation_id", kind="stable").reset_index(drop=True)
     return TrainingSet(frame=frame, sha256=frame_sha256(frame), cutoff=cutoff)
