@@ -46,6 +46,7 @@ def snapshot(prefix: str) -> pd.DataFrame:
             "text": ["I fell on the stairs", "I want to end it all", "Which foods help with diabetes?"],
             "label": ["fall_prevention", "crisis", "nutrition_wellness"],
             "source": "test",
+            "kind": ["general", "ideation_explicit", "general"],
             "dataset_version": "ds-it",
             "event_timestamp": pd.to_datetime([T0 + o for o in offsets], utc=True),
         }
