@@ -117,10 +117,14 @@ def fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
     """The temperature that minimises the negative log-likelihood of validation labels."""
     candidates = np.exp(np.linspace(math.log(0.05), math.log(20.0), 121))
     rows = np.arange(len(y_index))
+    # softmax(scores / t) at the true class only, with the same float operations: dividing by
+    # t > 0 keeps each row's maximum, so it is found once instead of once per candidate.
+    top = scores.max(axis=-1, keepdims=True)
 
     def nll(t: float) -> float:
-        probs = softmax(scores / t)
-        return float(-np.log(np.clip(probs[rows, y_index], 1e-12, None)).mean())
+        exp = np.exp(scores / t - top / t)
+        probs = exp[rows, y_index] / exp.sum(axis=-1)
+        return float(-np.log(np.clip(probs, 1e-12, None)).mean())
 
     return float(min(candidates, key=nll))
 
@@ -174,6 +178,152 @@ def assemble(features: ColumnTransformer, head: TemperatureScaled) -> Pipeline:
     from sklearn.pipeline import Pipeline
 
     return Pipeline([("features", features), ("classifier", head)])
+
+
+# -- batch features for training -----------------------------------------------------------
+#: The default token pattern of scikit-learn: tokens never hold a space, so "a b" is one bigram.
+_DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+
+def transform_texts(features: ColumnTransformer, texts: Sequence[str]) -> Any:
+    """``features.transform(texts_frame(texts))`` as a CSR matrix, equal to it, several times faster.
+
+    Training transforms tens of thousands of messages; scikit-learn analyses every message in
+    Python. Here a char_wb vectorizer analyses each distinct word once (its n-grams never cross a
+    word) and a word vectorizer counts unigrams and bigrams with array operations. A vectorizer
+    with options this does not cover is left to its own ``transform``.
+    """
+    import scipy.sparse as sp
+
+    parts = []
+    for _, vectorizer, column in features.transformers_:
+        if vectorizer == "drop":
+            continue
+        if column != TEXT_COLUMN:
+            raise TypeError(f"the feature step reads column {column!r}, expected {TEXT_COLUMN!r}")
+        counts = _fast_counts(vectorizer, texts)
+        parts.append(sp.csr_matrix(vectorizer.transform(texts)) if counts is None else _tfidf(vectorizer, counts))
+    return parts[0] if len(parts) == 1 else sp.hstack(parts, format="csr")
+
+
+def _fast_counts(vectorizer: Any, texts: Sequence[str]) -> Any | None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if type(vectorizer) is not TfidfVectorizer or vectorizer.input != "content":
+        return None
+    if vectorizer.analyzer == "char_wb":
+        return _char_wb_counts(vectorizer, texts)
+    plain_words = (
+        vectorizer.analyzer == "word"
+        and vectorizer.stop_words is None
+        and vectorizer.tokenizer is None
+        and vectorizer.token_pattern == _DEFAULT_TOKEN_PATTERN
+    )
+    return _word_counts(vectorizer, texts) if plain_words and vectorizer.ngram_range[1] <= 2 else None
+
+
+def _units(texts: Sequence[str], split: Callable[[str], list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Each text's units (words or tokens) as ids into a list of distinct units."""
+    from collections import defaultdict
+
+    index: defaultdict[str, int] = defaultdict()
+    index.default_factory = index.__len__
+    lookup = index.__getitem__
+    ids: list[int] = []
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for row, text in enumerate(texts):
+        units = split(text)
+        ids.extend(map(lookup, units))
+        lengths[row] = len(units)
+    return np.asarray(ids, dtype=np.int64), lengths, list(index)
+
+
+def _char_wb_ngrams(word: str, min_n: int, max_n: int) -> list[str]:
+    """The char_wb n-grams of one word, as scikit-learn's analyzer makes them."""
+    padded = f" {word} "
+    grams: list[str] = []
+    for n in range(min_n, max_n + 1):
+        grams.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+        if len(padded) <= n:  # a short word counts once, not once per n
+            break
+    return grams
+
+
+def _char_wb_counts(vectorizer: Any, texts: Sequence[str]) -> Any:
+    import scipy.sparse as sp
+
+    preprocess = vectorizer.build_preprocessor()
+    ids, lengths, words = _units(texts, lambda text: preprocess(vectorizer.decode(text)).split())
+    vocabulary: dict[str, int] = vectorizer.vocabulary_
+    min_n, max_n = vectorizer.ngram_range
+    rows: list[int] = []
+    columns: list[int] = []
+    for row, word in enumerate(words):
+        hits = [vocabulary[g] for g in _char_wb_ngrams(word, min_n, max_n) if g in vocabulary]
+        columns.extend(hits)
+        rows.extend([row] * len(hits))
+    per_word = sp.csr_matrix(
+        (np.ones(len(columns), dtype=vectorizer.dtype), (rows, columns)), shape=(len(words), len(vocabulary))
+    )
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    per_text = sp.csr_matrix((np.ones(len(ids), dtype=vectorizer.dtype), ids, indptr), shape=(len(texts), len(words)))
+    return per_text @ per_word
+
+
+def _word_counts(vectorizer: Any, texts: Sequence[str]) -> Any:
+    import scipy.sparse as sp
+
+    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+    ids, lengths, tokens = _units(texts, lambda text: tokenize(preprocess(vectorizer.decode(text))))
+    vocabulary: dict[str, int] = vectorizer.vocabulary_
+    min_n, max_n = vectorizer.ngram_range
+    text_of = np.repeat(np.arange(len(texts)), lengths)
+    rows, columns = [], []
+    if min_n == 1:
+        unigram = np.array([vocabulary.get(t, -1) for t in tokens], dtype=np.int64)[ids]
+        rows.append(text_of[unigram >= 0])
+        columns.append(unigram[unigram >= 0])
+    if max_n == 2 and len(ids) > 1:
+        # A bigram is a pair of token ids, encoded as one integer key.
+        position = {t: i for i, t in enumerate(tokens)}
+        size = len(tokens)
+        known = [(term.split(" "), column) for term, column in vocabulary.items() if " " in term]
+        pairs = [
+            (position[a] * size + position[b], column) for (a, b), column in known if a in position and b in position
+        ]
+        keys = np.array([k for k, _ in pairs], dtype=np.int64)
+        key_columns = np.array([c for _, c in pairs], dtype=np.int64)
+        order = np.argsort(keys)
+        keys, key_columns = keys[order], key_columns[order]
+        same_text = text_of[1:] == text_of[:-1]
+        found = ids[:-1][same_text] * size + ids[1:][same_text]
+        slot = np.minimum(np.searchsorted(keys, found), max(len(keys) - 1, 0))
+        hit = keys[slot] == found if len(keys) else np.zeros(len(found), dtype=bool)
+        rows.append(text_of[:-1][same_text][hit])
+        columns.append(key_columns[slot[hit]])
+    row = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+    column = np.concatenate(columns) if columns else np.empty(0, dtype=np.int64)
+    return sp.csr_matrix(
+        (np.ones(len(row), dtype=vectorizer.dtype), (row, column)), shape=(len(texts), len(vocabulary))
+    )
+
+
+def _tfidf(vectorizer: Any, counts: Any) -> Any:
+    """The vectorizer's weighting of a count matrix, in the same order of float operations as its
+    own ``transform`` (``binary``, then TfidfTransformer.transform)."""
+    from sklearn.preprocessing import normalize
+
+    counts = counts.tocsr()
+    counts.sum_duplicates()
+    counts.sort_indices()
+    if vectorizer.binary:
+        counts.data.fill(1)
+    if vectorizer.sublinear_tf:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    if vectorizer.use_idf:
+        counts.data *= vectorizer.idf_[counts.indices]
+    return normalize(counts, norm=vectorizer.norm, copy=False) if vectorizer.norm is not None else counts
 
 
 # -- the fast path ---------------------------------------------------------------------------

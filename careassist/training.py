@@ -1,7 +1,11 @@
 """Training: fit every candidate classifier, pick by validation macro-F1, fit the other heads.
 
 The frame is split by content hash (``careassist.splits``); the test split is never seen here.
-Sources are weighted so that a large templated source (MedQuAD) cannot drown the others.
+Sources are weighted so that a large templated source (MedQuAD) cannot drown the others. For the
+same reason, when the training split holds more than ``MAX_TRAINING_ROWS`` rows the largest sources
+are fitted on stratified samples, re-weighted to their full weight: their influence is capped
+either way, and the extra rows would only cost time. Training time is therefore bounded whatever
+the data's size (the 525,000-conversation set trains in well under a minute).
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ import numpy as np
 from careassist import classifier
 from careassist.classifier import (
     CANDIDATES,
+    TEXT_COLUMN,
     TemperatureScaled,
     assemble,
     text_features,
     texts_frame,
+    transform_texts,
 )
 from careassist.model import AssistantModel, Thresholds, prepare_text
 from careassist.taxonomy import CATEGORIES, OUT_OF_SCOPE
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sklearn.compose import ColumnTransformer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,10 @@ CRISIS_MAX_FALSE_POSITIVE_RATE = 0.05
 HEAD_CATEGORIES = tuple(c for c in CATEGORIES if c != "crisis")
 #: Share of correct validation answers allowed to fall under the low-confidence threshold.
 LOW_CONFIDENCE_QUANTILE = 0.05
+#: Training rows fitted on at most (see ``sample_training_rows``). A source's total weight is capped
+#: at ``SOURCE_WEIGHT_CAP`` rows' worth anyway; on the generated set, more rows of one source add
+#: fit time (superlinear for the SVMs) but no leak-free test quality: see benchmarks/bench_train.py.
+MAX_TRAINING_ROWS = 35_000
 
 
 class TrainingError(ValueError):
@@ -54,6 +65,8 @@ class TrainingResult:
     chosen: str
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
     split_sizes: dict[str, int] = field(default_factory=dict)
+    #: Training rows per sampled source: ``{"rows": available, "used": fitted on}``.
+    sampled_sources: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def with_splits(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,12 +79,53 @@ def with_splits(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(split=assign_splits(text_key(normalise_text(frame["text"]))))
 
 
-def source_weights(sources: pd.Series) -> np.ndarray:
+def source_weights(sources: pd.Series, population: pd.Series | None = None) -> np.ndarray:
     """Row weights that cap each source's total; scaled to mean 1, so they change only the balance
-    between sources and never the strength of regularisation."""
-    counts = sources.map(sources.value_counts())
-    weights = np.minimum(1.0, SOURCE_WEIGHT_CAP / counts.to_numpy(dtype=float))
+    between sources and never the strength of regularisation.
+
+    ``population`` holds the source of every row that ``sources`` was sampled from: a sampled
+    source's rows are weighted up so that its total is what all of its rows would have had.
+    """
+    counts = sources.map(sources.value_counts()).to_numpy(dtype=float)
+    full = counts if population is None else sources.map(population.value_counts()).to_numpy(dtype=float)
+    weights = np.minimum(1.0, SOURCE_WEIGHT_CAP / full) * (full / counts)
     return weights / weights.mean()
+
+
+def sample_training_rows(frame: pd.DataFrame, max_rows: int = MAX_TRAINING_ROWS) -> np.ndarray:
+    """Which training rows to fit on: all of them if they are at most ``max_rows``; otherwise the
+    largest sources are each sampled down to one common size, the largest that keeps the total
+    within ``max_rows``, and smaller sources stay whole.
+
+    A sampled source keeps each (label, kind) stratum's share, rounded up so that none vanishes;
+    within a stratum the rows whose text hashes lowest are kept, so the same rows give the same
+    sample whatever their order, and added rows change it only where they hash lower.
+    """
+    import pandas as pd
+
+    keep = np.ones(len(frame), dtype=bool)
+    sizes = frame["source"].value_counts()
+    cap = _common_cap(sorted(sizes.tolist()), max_rows)
+    for source in sorted(sizes[sizes > cap].index):
+        rows = np.flatnonzero((frame["source"] == source).to_numpy())
+        strata = frame.iloc[rows][["label", "kind"]].reset_index(drop=True)
+        order = np.argsort(pd.util.hash_pandas_object(frame["text"].iloc[rows], index=False).to_numpy(), kind="stable")
+        ranked = strata.iloc[order]
+        grouped = ranked.groupby(["label", "kind"], sort=False, dropna=False)
+        quota = np.ceil(grouped["label"].transform("size").to_numpy() * (cap / len(rows)))
+        keep[rows[order]] = grouped.cumcount().to_numpy() < quota
+    return keep
+
+
+def _common_cap(sizes: list[int], budget: int) -> int:
+    """The largest per-source size c with sum(min(size, c)) <= budget (sizes ascending); at least 1."""
+    spent = 0
+    for position, size in enumerate(sizes):
+        share = (budget - spent) // (len(sizes) - position)
+        if share < size:
+            return max(1, share)
+        spent += size
+    return sizes[-1] if sizes else budget
 
 
 def _check(frame: pd.DataFrame) -> None:
@@ -94,76 +148,100 @@ def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, labels=list(HEAD_CATEGORIES), average="macro", zero_division=0))
 
 
-def train_assistant(frame: pd.DataFrame, candidates: list[str] | None = None) -> TrainingResult:
-    """Fit the candidates and the out-of-scope and crisis heads; return the chosen model."""
+def train_assistant(
+    frame: pd.DataFrame, candidates: list[str] | None = None, *, max_training_rows: int = MAX_TRAINING_ROWS
+) -> TrainingResult:
+    """Fit the candidates and the out-of-scope and crisis heads; return the chosen model.
+
+    Beyond ``max_training_rows`` training rows the largest sources are sampled
+    (``sample_training_rows``); ``TrainingResult.sampled_sources`` records which and how much.
+    """
+    if max_training_rows < 1:
+        raise TrainingError(f"max_training_rows must be at least 1, got {max_training_rows}")
+    started = time.perf_counter()
     frame = with_splits(frame).reset_index(drop=True)
     for column, default in (("source", "unknown"), ("kind", "general")):
         if column not in frame.columns:
             frame = frame.assign(**{column: default})
     _check(frame)
-    texts = texts_frame([prepare_text(t) for t in frame["text"]])
-    train = (frame["split"] == "train").to_numpy()
-    valid = (frame["split"] == "validation").to_numpy()
-    in_scope = frame["label"].isin(HEAD_CATEGORIES).to_numpy()
-    labels = frame["label"].to_numpy()
+    names = candidates or list(CANDIDATES)
+    split_sizes = {s: int((frame["split"] == s).sum()) for s in ("train", "validation", "test")}
+    every_train = frame[frame["split"] == "train"]
+    train = every_train[sample_training_rows(every_train, max_training_rows)].reset_index(drop=True)
+    valid = frame[frame["split"] == "validation"].reset_index(drop=True)
+    used = train["source"].value_counts()
+    sampled = {
+        str(source): {"rows": int(rows), "used": int(used.get(source, 0))}
+        for source, rows in every_train["source"].value_counts().sort_index().items()
+        if used.get(source, 0) < rows
+    }
+    log.info("splits in %.1fs; training rows %d of %d", time.perf_counter() - started, len(train), len(every_train))
 
-    features: dict[str, Any] = {}
-    matrices: dict[str, Any] = {}
-    for kind in sorted({CANDIDATES[n].features for n in (candidates or CANDIDATES)} | {"word_char"}):
-        started = time.perf_counter()
-        features[kind] = text_features(kind).fit(texts.iloc[train])
-        matrices[kind] = features[kind].transform(texts)
-        log.info("features %s: %d in %.1fs", kind, matrices[kind].shape[1], time.perf_counter() - started)
-
-    fit_rows = train & in_scope
-    val_rows = valid & in_scope
-    weights = source_weights(frame["source"][fit_rows])
+    train_texts = texts_frame([prepare_text(t) for t in train["text"]])
+    valid_texts = texts_frame([prepare_text(t) for t in valid["text"]])
+    shared, train_matrices, valid_matrices = _fit_features(
+        train_texts, valid_texts, {CANDIDATES[n].features for n in names}
+    )
+    y_train, y_valid = train["label"].to_numpy(), valid["label"].to_numpy()
+    in_scope = np.isin(y_train, HEAD_CATEGORIES)
+    val_rows = np.isin(y_valid, HEAD_CATEGORIES)
+    weights = source_weights(
+        train["source"][in_scope], population=every_train["source"][every_train["label"].isin(HEAD_CATEGORIES)]
+    )
     scores: dict[str, dict[str, float]] = {}
     heads: dict[str, TemperatureScaled] = {}
-    for name in candidates or list(CANDIDATES):
+    for name in names:
         spec = CANDIDATES[name]
-        X = matrices[spec.features]
+        X, X_valid = train_matrices[spec.features], valid_matrices[spec.features][val_rows]
         started = time.perf_counter()
-        head = TemperatureScaled(spec.make_estimator()).fit(X[fit_rows], labels[fit_rows], sample_weight=weights)
-        raw = head.decision_scores(X[val_rows])
-        y_index = np.searchsorted(head.classes_, labels[val_rows])
+        head = TemperatureScaled(spec.make_estimator()).fit(X[in_scope], y_train[in_scope], sample_weight=weights)
+        raw = head.decision_scores(X_valid)
+        y_index = np.searchsorted(head.classes_, y_valid[val_rows])
         head.temperature = classifier.fit_temperature(raw, y_index)
         predicted = head.classes_[raw.argmax(axis=1)]
         scores[name] = {
-            "validation_macro_f1": round(_macro_f1(labels[val_rows], predicted), 4),
+            "validation_macro_f1": round(_macro_f1(y_valid[val_rows], predicted), 4),
             "fit_seconds": round(time.perf_counter() - started, 2),
             "temperature": round(head.temperature, 4),
         }
         heads[name] = head
         log.info("candidate %s: %s", name, scores[name])
     chosen = max(scores, key=lambda n: (scores[n]["validation_macro_f1"], -list(CANDIDATES).index(n)))
-    category = assemble(features[CANDIDATES[chosen].features], heads[chosen])
+    chosen_kind = CANDIDATES[chosen].features
+    # The word step is the word block of the shared one: fitting it again gives the same vocabulary.
+    step = shared if chosen_kind == "word_char" else text_features(chosen_kind).fit(train_texts)
+    category = assemble(step, heads[chosen])
 
-    shared = features["word_char"]
-    X = matrices["word_char"]
-    all_weights = source_weights(frame["source"][train])
-    is_oos, is_crisis = labels == OUT_OF_SCOPE, labels == "crisis"
-    oos_head = _binary_head(X[train], is_oos[train], all_weights, X[valid], is_oos[valid])
-    crisis_head = _binary_head(X[train], is_crisis[train], all_weights, X[valid], is_crisis[valid])
+    started = time.perf_counter()
+    X, X_valid = train_matrices["word_char"], valid_matrices["word_char"]
+    all_weights = source_weights(train["source"], population=every_train["source"])
+    is_oos, is_crisis = y_valid == OUT_OF_SCOPE, y_valid == "crisis"
+    oos_head = _binary_head(X, y_train == OUT_OF_SCOPE, all_weights, X_valid, is_oos)
+    crisis_head = _binary_head(X, y_train == "crisis", all_weights, X_valid, is_crisis)
+    log.info("out-of-scope and crisis heads in %.1fs", time.perf_counter() - started)
 
-    oos_val = oos_head.predict_proba(X[valid])[:, 1]
-    crisis_val = crisis_head.predict_proba(X[valid])[:, 1]
-    category_val = heads[chosen].predict_proba(matrices[CANDIDATES[chosen].features][valid]).max(axis=1)
-    not_crisis = labels[valid] != "crisis"
+    started = time.perf_counter()
+    oos_val = oos_head.predict_proba(X_valid)[:, 1]
+    crisis_val = crisis_head.predict_proba(X_valid)[:, 1]
+    category_proba = heads[chosen].predict_proba(valid_matrices[chosen_kind])
+    not_crisis = ~is_crisis
     oos_threshold, oos_confidence = _out_of_scope_thresholds(
-        oos_val[not_crisis], category_val[not_crisis], (labels[valid] == OUT_OF_SCOPE)[not_crisis]
+        oos_val[not_crisis], category_proba.max(axis=1)[not_crisis], is_oos[not_crisis]
     )
-    confidence = heads[chosen].predict_proba(matrices[CANDIDATES[chosen].features][val_rows])
-    correct = heads[chosen].classes_[confidence.argmax(axis=1)] == labels[val_rows]
+    confidence = category_proba[val_rows]
+    correct = heads[chosen].classes_[confidence.argmax(axis=1)] == y_valid[val_rows]
     crisis_threshold, crisis_facts = _crisis_threshold(
-        crisis_val, labels[valid] == "crisis", frame["text"][valid].tolist(), frame["kind"][valid].to_numpy()
+        crisis_val, is_crisis, valid["text"].tolist(), valid["kind"].to_numpy()
     )
     thresholds = Thresholds(
         out_of_scope=oos_threshold,
         out_of_scope_confidence=oos_confidence,
-        low_confidence=float(np.quantile(confidence.max(axis=1)[correct], LOW_CONFIDENCE_QUANTILE)) if correct.any() else 0.0,
+        low_confidence=float(np.quantile(confidence.max(axis=1)[correct], LOW_CONFIDENCE_QUANTILE))
+        if correct.any()
+        else 0.0,
         crisis=crisis_threshold,
     )
+    log.info("thresholds in %.1fs", time.perf_counter() - started)
     model = AssistantModel(
         category=category,
         out_of_scope=assemble(shared, oos_head),
@@ -173,11 +251,39 @@ def train_assistant(frame: pd.DataFrame, candidates: list[str] | None = None) ->
             "candidate": chosen,
             "candidate_description": CANDIDATES[chosen].description,
             "candidates": scores,
-            "rows": {s: int((frame["split"] == s).sum()) for s in ("train", "validation", "test")},
+            "rows": split_sizes,
+            "sampled_sources": sampled,
             "crisis_threshold": crisis_facts,
         },
     )
-    return TrainingResult(model, chosen, scores, model.metadata["rows"])
+    return TrainingResult(model, chosen, scores, split_sizes, sampled)
+
+
+def _fit_features(
+    train_texts: pd.DataFrame, valid_texts: pd.DataFrame, kinds: set[str]
+) -> tuple[ColumnTransformer, dict[str, Any], dict[str, Any]]:
+    """The ``word_char`` step fitted on the training texts, and the training and validation
+    matrices of every feature kind in ``kinds``.
+
+    The vectorizers are fitted once: the ``word`` features are the word block of ``word_char`` (the
+    same vectorizer on the same texts), so their matrices are column slices.
+    """
+    started = time.perf_counter()
+    word_char = text_features("word_char")
+    train_matrices = {"word_char": word_char.fit_transform(train_texts).tocsr()}
+    valid_matrices = {"word_char": transform_texts(word_char, valid_texts[TEXT_COLUMN].tolist())}
+    if "word" in kinds:
+        words = word_char.output_indices_["word"]
+        train_matrices["word"] = train_matrices["word_char"][:, words]
+        valid_matrices["word"] = valid_matrices["word_char"][:, words]
+    log.info(
+        "features: %d for %d + %d rows in %.1fs",
+        train_matrices["word_char"].shape[1],
+        len(train_texts),
+        len(valid_texts),
+        time.perf_counter() - started,
+    )
+    return word_char, train_matrices, valid_matrices
 
 
 def _binary_head(X: Any, y: np.ndarray, weights: np.ndarray, X_valid: Any, y_valid: np.ndarray) -> TemperatureScaled:
@@ -196,7 +302,9 @@ def _crisis_threshold(
     """The crisis head's threshold: catch what the rules miss, within a false-positive budget."""
     from careassist.crisis_rules import detect_rules
 
-    caught = np.array([detect_rules(t) is not None for t in texts], dtype=bool)
+    # Only crisis messages need the (slow) rules: what the head must catch is what they miss.
+    caught = np.zeros(len(texts), dtype=bool)
+    caught[truth] = [detect_rules(texts[i]) is not None for i in np.flatnonzero(truth)]
     needed = scores[truth & ~caught]
     for_recall = float(needed.min() * CRISIS_MARGIN) if len(needed) else 0.5
     ordinary = scores[~truth & (kinds == "general")]
@@ -207,7 +315,9 @@ def _crisis_threshold(
         "for_recall": round(for_recall, 6),
         "false_positive_floor": round(floor, 6),
         "validation_crisis_missed_by_rules": len(needed),
-        "validation_gate_recall": round(float((caught | (scores >= threshold))[truth].mean()), 4) if truth.any() else 1.0,
+        "validation_gate_recall": round(float((caught | (scores >= threshold))[truth].mean()), 4)
+        if truth.any()
+        else 1.0,
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from careassist.classifier import CANDIDATES
 from careassist.corpus import load_seed_corpus
-from careassist.model import PREDICTION_COLUMNS, AssistantModel
+from careassist.model import PREDICTION_COLUMNS, AssistantModel, prepare_text
 from careassist.persistence import ModelFileError, load_model, save_model
 from careassist.training import TrainingError, train_assistant, with_splits
 
@@ -88,3 +88,150 @@ def test_training_refuses_data_it_cannot_learn_from() -> None:
         train_assistant(corpus[corpus["label"] != "disabilities"])
     with pytest.raises(TrainingError, match="no out-of-scope training rows"):
         train_assistant(corpus[corpus["label"] != "out_of_scope"])
+
+
+# -- training at scale -------------------------------------------------------------------------
+_AWKWARD_TEXTS = [
+    "",
+    "a",
+    "ab",
+    "I   can't\tsleep\u00a0at night \u2003ok",
+    "Café CAFÉ naïve e\u0301 ß ﬁ İstanbul ǅ",
+    "ℌello Ⅻ ᴬb: forms that change again under lower()",
+    "hello hello hello world world",
+    "0 00 000 a0b b0a",
+]
+
+
+def _assert_same_matrix(expected, actual) -> None:  # type: ignore[no-untyped-def]
+    expected = expected.tocsr()
+    expected.sort_indices()
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(actual.indptr, expected.indptr)
+    np.testing.assert_array_equal(actual.indices, expected.indices)
+    np.testing.assert_array_equal(actual.data, expected.data)
+    assert actual.dtype == expected.dtype
+
+
+def test_the_batch_transform_equals_the_feature_steps_own(model: AssistantModel) -> None:
+    from careassist.classifier import texts_frame, transform_texts
+
+    texts = [prepare_text(t) for t in load_seed_corpus()["text"].sample(3000, random_state=3)] + _AWKWARD_TEXTS
+    for pipeline in (model.category, model.crisis):
+        features = pipeline.named_steps["features"]
+        _assert_same_matrix(features.transform(texts_frame(texts)), transform_texts(features, texts))
+
+
+def test_the_batch_transform_covers_other_vectorizer_options_or_defers_to_them() -> None:
+    from sklearn.compose import ColumnTransformer
+
+    from careassist.classifier import char_vectorizer, texts_frame, transform_texts, word_vectorizer
+
+    texts = [prepare_text(t) for t in load_seed_corpus()["text"].head(800)] + _AWKWARD_TEXTS
+    steps = [
+        word_vectorizer(ngram_range=(1, 1), binary=True),
+        word_vectorizer(ngram_range=(2, 2), min_df=2),
+        word_vectorizer(stop_words="english"),  # not covered: its own transform is used
+        char_vectorizer(ngram_range=(2, 4), sublinear_tf=False, norm="l1"),
+        char_vectorizer(analyzer="char"),  # not covered either
+    ]
+    for step in steps:
+        features = ColumnTransformer([("text", step, "text")], sparse_threshold=1.0).fit(texts_frame(texts[:500]))
+        _assert_same_matrix(features.transform(texts_frame(texts)), transform_texts(features, texts))
+
+
+def test_the_word_features_are_the_word_block_of_the_shared_features() -> None:
+    from careassist.classifier import text_features, texts_frame
+
+    texts = texts_frame([prepare_text(t) for t in load_seed_corpus()["text"].head(2000)])
+    word_char = text_features("word_char").fit(texts)
+    words = text_features("word").fit(texts)
+    _assert_same_matrix(words.transform(texts), word_char.transform(texts).tocsr()[:, word_char.output_indices_["word"]])
+
+
+def _two_sources() -> pd.DataFrame:
+    big = pd.DataFrame(
+        {
+            "text": [f"big message {i}" for i in range(1000)],
+            "label": ["a"] * 600 + ["b"] * 300 + ["c"] * 100,
+            "kind": ["general"] * 590 + ["idiom"] * 10 + ["general"] * 400,
+            "source": "big",
+        }
+    )
+    small = pd.DataFrame({"text": [f"small message {i}" for i in range(50)], "label": "a", "kind": "general", "source": "small"})
+    return pd.concat([big, small], ignore_index=True)
+
+
+def test_over_budget_the_largest_source_is_sampled_by_label_and_kind_and_keeps_its_weight() -> None:
+    from careassist.training import SOURCE_WEIGHT_CAP, sample_training_rows, source_weights
+
+    frame = _two_sources()
+    assert sample_training_rows(frame, max_rows=len(frame)).all()
+    keep = sample_training_rows(frame, max_rows=250)
+    kept = frame[keep]
+    assert (kept["source"] == "small").sum() == 50  # under the common size: kept whole
+    big = kept[kept["source"] == "big"]
+    assert big.groupby(["label", "kind"]).size().to_dict() == {
+        ("a", "general"): 118,
+        ("a", "idiom"): 2,
+        ("b", "general"): 60,
+        ("c", "general"): 20,
+    }
+    # The same rows in another order give the same sample.
+    shuffled = frame.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    assert set(shuffled[sample_training_rows(shuffled, max_rows=250)]["text"]) == set(kept["text"])
+    # Two sources over the common size are both cut to it.
+    third = frame[frame["source"] == "big"].assign(source="other", text=lambda f: "other " + f["text"])
+    three = pd.concat([frame, third], ignore_index=True)
+    assert three[sample_training_rows(three, max_rows=450)]["source"].value_counts().to_dict() == {
+        "big": 200,
+        "other": 200,
+        "small": 50,
+    }
+
+    weights = pd.Series(source_weights(kept["source"], population=frame["source"]), index=kept.index)
+    totals = weights.groupby(kept["source"]).sum()
+    # Each source weighs what all of its rows would have: the big one SOURCE_WEIGHT_CAP-capped.
+    assert totals["big"] / totals["small"] == pytest.approx(min(1000.0, SOURCE_WEIGHT_CAP) / 50)
+    assert weights.mean() == pytest.approx(1.0)
+    counts = frame["source"].map(frame["source"].value_counts()).to_numpy(dtype=float)
+    unsampled = np.minimum(1.0, SOURCE_WEIGHT_CAP / counts)
+    np.testing.assert_array_equal(source_weights(frame["source"]), unsampled / unsampled.mean())
+
+
+def test_a_training_budget_below_one_row_is_refused() -> None:
+    with pytest.raises(TrainingError, match="max_training_rows must be at least 1, got 0"):
+        train_assistant(load_seed_corpus(), max_training_rows=0)
+
+
+def test_training_on_a_sampled_source_is_recorded_and_repeatable() -> None:
+    corpus = load_seed_corpus()
+    first = train_assistant(corpus, max_training_rows=3000)
+    second = train_assistant(corpus.sample(frac=1.0, random_state=2), max_training_rows=3000)
+    train_rows = first.split_sizes["train"]
+    assert train_rows > 3000 and first.split_sizes == second.split_sizes
+    assert first.sampled_sources == second.sampled_sources
+    assert first.sampled_sources["seed"]["rows"] == train_rows
+    assert 3000 <= first.sampled_sources["seed"]["used"] < 3100
+    assert first.model.metadata["sampled_sources"] == first.sampled_sources
+    texts = corpus[["text"]].sample(400, random_state=4)
+    again = train_assistant(corpus, max_training_rows=3000)
+    batch = first.model.predict(texts)
+    pd.testing.assert_frame_equal(batch, again.model.predict(texts), check_exact=True)
+    assert first.model.thresholds == again.model.thresholds
+    for text, confidence in zip(texts["text"][:50], batch["confidence"][:50], strict=True):
+        assert first.model.predict_one(text).confidence == pytest.approx(confidence, abs=1e-6)
+
+
+def test_temperature_is_the_grid_value_with_the_least_validation_log_loss() -> None:
+    import math
+
+    from careassist.classifier import fit_temperature, softmax
+
+    rng = np.random.default_rng(11)
+    grid = np.exp(np.linspace(math.log(0.05), math.log(20.0), 121))
+    for scale in (0.01, 1.0, 30.0):
+        scores = rng.normal(size=(300, 5)) * scale
+        y = rng.integers(0, 5, size=300)
+        losses = [-np.log(np.clip(softmax(scores / t)[np.arange(300), y], 1e-12, None)).mean() for t in grid]
+        assert fit_temperature(scores, y) == grid[int(np.argmin(losses))]
