@@ -159,6 +159,107 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+#: Metrics ``model list`` shows, each the first of its names a version carries (``metric.*`` tags).
+_KEY_METRICS = {
+    "macro_f1": ("test_macro_f1", "gate_macro_f1", "macro_f1"),
+    "crisis_recall": ("gate_crisis_recall", "test_crisis_recall", "crisis_recall"),
+    "p99_ms": ("gate_latency_p99_ms", "latency_p99_ms"),
+}
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(h).upper() for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _key_metrics(metrics: dict[str, Any]) -> str:
+    shown = []
+    for label, names in _KEY_METRICS.items():
+        name = next((n for n in names if isinstance(metrics.get(n), float)), None)
+        if name is not None:
+            shown.append(f"{label}={metrics[name]:.4g}")
+    return " ".join(shown)
+
+
+def cmd_model_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List the registered versions with their aliases, gate status and key metrics."""
+    from careassist import registry
+
+    versions = registry.list_versions(settings)
+    if args.json:
+        _print_json([v.to_dict() | {"metrics": v.metrics} for v in versions])
+        return 0
+    if not versions:
+        print(f"no versions of {settings.model_name} are registered")
+        return 0
+    _print_table(
+        ("version", "aliases", "gate", "registration", "created", "dataset", "metrics"),
+        [
+            (
+                v.version,
+                ",".join(v.aliases) + (" (rolled back)" if v.tags.get("rolled_back") == "true" else ""),
+                v.gate_status or "-",
+                v.registration_status or "-",
+                v.created.strftime("%Y-%m-%d %H:%M") if v.created else "",
+                v.tags.get("dataset_version", ""),
+                _key_metrics(v.metrics),
+            )
+            for v in versions
+        ],
+    )
+    return 0
+
+
+def cmd_model_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Show one version: its aliases, lineage tags, gate decision and metrics."""
+    from careassist import registry
+
+    version = registry.get_version(settings, args.version)
+    _print_json(version.to_dict() | {"metrics": version.metrics, "gate_reasons": version.gate_reasons})
+    return 0
+
+
+def cmd_model_promote(args: argparse.Namespace, settings: Settings) -> int:
+    """Give a version whose gates passed the production alias (recorded in the history)."""
+    from careassist import lifecycle
+
+    move = lifecycle.promote(settings, args.version, who=args.who or lifecycle.default_actor(), why=args.why)
+    if move is None:
+        _print_json({"version": args.version, "promoted": False, "message": "already in production"})
+    else:
+        _print_json(move.to_dict())
+    return 0
+
+
+def cmd_model_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    """Put the previous production version back in production (recorded in the history)."""
+    from careassist import lifecycle
+
+    move = lifecycle.rollback(settings, who=args.who or lifecycle.default_actor(), why=args.why)
+    _print_json(move.to_dict())
+    return 0
+
+
+def cmd_model_history(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the recorded alias moves, oldest first."""
+    from careassist import lifecycle
+
+    moves = lifecycle.history(settings, args.alias, attempts=args.all)
+    if args.json:
+        _print_json([move.to_dict() for move in moves])
+        return 0
+    if not moves:
+        print(f"no alias moves of {settings.model_name} are recorded")
+        return 0
+    _print_table(
+        ("seq", "when", "alias", "action", "from", "to", "who", "outcome", "why"),
+        [(m.seq, m.when, m.alias, m.action, m.from_version or "-", m.to_version, m.who, m.outcome, m.why) for m in moves],
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="healthcare-ai", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -194,6 +295,29 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="model file (default: <data root>/models/assistant.skops)")
     evaluate.add_argument("--split", choices=("train", "validation", "test", "all"), default="test")
     evaluate.add_argument("--out", help="report folder (default: <data root>/reports/evaluation)")
+    from careassist.lifecycle import ALIASES  # light: the registry imports MLflow only when used
+
+    model = commands.add_parser("model", help="registered model versions and their aliases").add_subparsers(
+        dest="action", required=True
+    )
+
+    def add_model(name: str, fn: Command) -> argparse.ArgumentParser:
+        sub = model.add_parser(name, help=(fn.__doc__ or "").splitlines()[0])
+        sub.set_defaults(fn=fn)
+        return sub
+
+    add_model("list", cmd_model_list).add_argument("--json", action="store_true", help="print JSON")
+    add_model("show", cmd_model_show).add_argument("version", help="a version number")
+    promote = add_model("promote", cmd_model_promote)
+    promote.add_argument("version", help="a version number")
+    rollback = add_model("rollback", cmd_model_rollback)
+    for sub in (promote, rollback):
+        sub.add_argument("--why", required=True, help="the reason, kept in the alias history")
+        sub.add_argument("--who", help="who decides (default: $CAREASSIST_ACTOR, else the OS user)")
+    model_history = add_model("history", cmd_model_history)
+    model_history.add_argument("--alias", choices=ALIASES, help="only this alias (default: all)")
+    model_history.add_argument("--all", action="store_true", help="also failed and unconfirmed attempts")
+    model_history.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
