@@ -9,7 +9,9 @@ CLI := $(BIN)/healthcare-ai
 PROFILE ?= embedded
 export CAREASSIST_PROFILE ?= $(PROFILE)
 
-.PHONY: up test install lock lint bench-data bench-assistant bench-features clean-data
+AIRFLOW := $(BIN)/python -m careassist.orchestration
+
+.PHONY: up test install lock lint pipeline bench-data bench-assistant bench-features bench-pipeline clean-data
 
 # -- set-up ----------------------------------------------------------------------------------
 $(BIN)/python:
@@ -29,11 +31,14 @@ lock: | $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python 3.11 setup.cfg --extra dev -o requirements.lock
 
 # -- the main job ----------------------------------------------------------------------------
-up: install
+up: pipeline
+	$(CLI) model list
+
+# The training DAG, run for real by Airflow (`airflow dags test`: no scheduler needed).
+pipeline: install
 	$(CLI) init
-	$(CLI) ingest
-	$(CLI) train
-	$(CLI) evaluate --split test
+	$(AIRFLOW) db migrate >/dev/null
+	$(AIRFLOW) dags test training_pipeline
 	@echo "platform data under $$($(BIN)/python -c 'from careassist.settings import get_settings; print(get_settings().root)')"
 
 # -- tests and checks ------------------------------------------------------------------------
@@ -53,6 +58,9 @@ bench-assistant: install
 
 bench-features: install
 	$(BIN)/python benchmarks/bench_features.py
+
+bench-pipeline: install
+	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean-data:
 	rm -rf .platform

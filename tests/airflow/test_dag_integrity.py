@@ -6,6 +6,7 @@ would, so the test session's own imports and configuration do not leak into Airf
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def test_training_pipeline_runs_its_steps_in_order(dagbag: dict) -> None:  # typ
     dag = dagbag["dags"]["training_pipeline"]
     tasks = dag["tasks"]
     order = ["ingest", "validate", "training_set", "train", "evaluate", "gate", "register", "promote"]
-    for before, after in zip(order, order[1:], strict=False):
+    for before, after in itertools.pairwise(order):
         assert after in tasks[before]["downstream"], (before, after)
     assert tasks["validate"]["downstream"] == ["train", "training_set"]
     assert tasks["promote"]["downstream"] == []
