@@ -65,6 +65,45 @@ class ModelPrediction:
     crisis_flag: bool
 
 
+#: The heads of an assistant model, in the order they are stored and compiled.
+HEADS = ("category", "out_of_scope", "crisis")
+#: Version of ``AssistantModel.__getstate__``'s layout.
+STATE_FORMAT = 2
+#: Vocabulary terms never hold a newline (tokens are \w runs, char_wb n-grams collapse whitespace).
+_TERM_SEPARATOR = "\n"
+
+
+def _pack_features(features: Any) -> tuple[Any, list[np.ndarray]]:
+    """A copy of a fitted ``text_features`` step without its vocabulary dicts, and the vocabularies
+    as UTF-8 byte arrays (terms in feature-index order, newline-separated)."""
+    import copy
+
+    memo: dict[int, Any] = {}
+    vocabularies: list[np.ndarray] = []
+    for _, vectorizer, _ in features.transformers_:
+        vocabulary = getattr(vectorizer, "vocabulary_", None)
+        if not isinstance(vocabulary, dict):
+            vocabularies.append(np.zeros(0, dtype=np.uint8))
+            continue
+        terms = sorted(vocabulary, key=vocabulary.__getitem__)
+        if any(_TERM_SEPARATOR in term for term in terms) or [vocabulary[t] for t in terms] != list(range(len(terms))):
+            raise ValueError("a vocabulary with newlines in terms or gaps in indices cannot be packed")
+        vocabularies.append(np.frombuffer(_TERM_SEPARATOR.join(terms).encode("utf-8"), dtype=np.uint8))
+        memo[id(vocabulary)] = None
+        # Only kept for introspection (scikit-learn's docs say to drop it before saving).
+        if getattr(vectorizer, "stop_words_", None) is not None:
+            memo[id(vectorizer.stop_words_)] = None
+    return copy.deepcopy(features, memo), vocabularies
+
+
+def _unpack_features(features: Any, vocabularies: list[np.ndarray]) -> Any:
+    for (_, vectorizer, _), blob in zip(features.transformers_, vocabularies, strict=True):
+        if getattr(vectorizer, "vocabulary_", 0) is None:
+            terms = blob.tobytes().decode("utf-8").split(_TERM_SEPARATOR) if blob.size else []
+            vectorizer.vocabulary_ = {term: index for index, term in enumerate(terms)}
+    return features
+
+
 @dataclass
 class _Compiled:
     scorers: list[FeatureScorer]
@@ -86,13 +125,46 @@ class AssistantModel:
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_compiled", None)
-        state.pop("_lock", None)
-        return state
+        """A compact state: each distinct feature step once, its vocabularies as UTF-8 blobs.
+
+        The three heads share one fitted feature step; stored naively (skops writes every
+        vocabulary entry as a JSON node) the file is hundreds of megabytes and takes seconds to
+        write and read. The live objects are never modified.
+        """
+        steps: list[Any] = []
+        heads: dict[str, tuple[int, Any]] = {}
+        for name in HEADS:
+            pipeline = getattr(self, name)
+            features = pipeline.named_steps["features"]
+            index = next((i for i, seen in enumerate(steps) if seen is features), len(steps))
+            if index == len(steps):
+                steps.append(features)
+            heads[name] = (index, pipeline.named_steps["classifier"])
+        packed = [_pack_features(features) for features in steps]
+        return {
+            "format": STATE_FORMAT,
+            "features": [features for features, _ in packed],
+            "vocabularies": [vocabularies for _, vocabularies in packed],
+            "heads": heads,
+            "thresholds": self.thresholds,
+            "metadata": self.metadata,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        if "format" not in state and all(name in state for name in HEADS):  # files written before format 2
+            self.__dict__.update(state)
+            self.__post_init__()
+            return
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"unknown assistant model state format {state.get('format')!r}; expected {STATE_FORMAT}")
+        from careassist.classifier import assemble
+
+        steps = [_unpack_features(f, v) for f, v in zip(state["features"], state["vocabularies"], strict=True)]
+        for name in HEADS:
+            index, head = state["heads"][name]
+            setattr(self, name, assemble(steps[index], head))
+        self.thresholds = state["thresholds"]
+        self.metadata = state["metadata"]
         self.__post_init__()
 
     @property
@@ -155,7 +227,7 @@ class AssistantModel:
         scorers: list[FeatureScorer] = []
         seen: dict[int, int] = {}
         heads: dict[str, tuple[int, LinearScorer]] = {}
-        for name in ("category", "out_of_scope", "crisis"):
+        for name in HEADS:
             pipeline = getattr(self, name)
             features = pipeline.named_steps["features"]
             if id(features) not in seen:

@@ -33,6 +33,7 @@ TRAINING_SET_FOLDER = "training-sets"
 #: Bump when the training recipe changes in a way the code commit does not show.
 RECIPE_VERSION = "1"
 #: Lineage tags copied from the training run to the registered version.
+#: Run tags copied onto the registered version (``pipeline_key`` is set by ``registry.register``).
 LINEAGE_TAGS = (
     "dataset_version",
     "dataset_manifest_sha256",
@@ -42,7 +43,6 @@ LINEAGE_TAGS = (
     "training_set_sha256",
     "training_cutoff",
     "git_commit",
-    "pipeline_key",
     "candidate",
     "airflow_run",
 )
@@ -320,20 +320,30 @@ def register_step(settings: Settings, run_id: str) -> dict[str, Any]:
 
 
 def promote_step(settings: Settings, version: str, *, who: str, why: str) -> dict[str, Any]:
-    """Give a version that passed its gates the staging and production aliases; a rejected one none."""
+    """Give a version that passed its gates the staging and production aliases; a rejected one none.
+
+    A version an operator rolled back is not promoted again automatically (a re-run of its interval
+    must not undo the rollback); ``healthcare-ai model promote`` can, on purpose.
+    """
     from careassist import lifecycle, registry
 
     info = registry.get_version(settings, version)
-    tags = info.tags
-    if tags.get("gate_status") != "passed":
-        reasons = json.loads(tags.get("gate_reasons", "[]"))
-        log.warning("version %s rejected by its gates: %s", version, reasons)
-        return {"version": version, "promoted": False, "reasons": reasons,
-                "production": lifecycle.current(settings, "production")}
-    if lifecycle.current(settings, "staging") != str(version):
-        lifecycle.set_staging(settings, version, who=who, why=why)
-    lifecycle.promote(settings, version, who=who, why=why)
-    return {"version": version, "promoted": True, "reasons": [], "production": lifecycle.current(settings, "production")}
+    production = lifecycle.current(settings, lifecycle.PRODUCTION)
+    if info.gate_status != "passed":
+        log.warning("version %s rejected by its gates: %s", info.version, info.gate_reasons)
+        return {"version": info.version, "promoted": False, "reasons": info.gate_reasons, "production": production}
+    if "rolled_back" in info.tags and production != info.version:
+        reason = f"version {info.version} was rolled back ({info.tags.get('rolled_back_why', 'no reason given')})"
+        log.warning("%s; not promoting it again automatically", reason)
+        return {"version": info.version, "promoted": False, "reasons": [reason], "production": production}
+    lifecycle.set_staging(settings, info.version, who=who, why=why)
+    lifecycle.promote(settings, info.version, who=who, why=why)
+    return {
+        "version": info.version,
+        "promoted": True,
+        "reasons": [],
+        "production": lifecycle.current(settings, lifecycle.PRODUCTION),
+    }
 
 
 # -- data-aware trigger ------------------------------------------------------------------------

@@ -28,7 +28,7 @@ RAW_DATA = Asset(name=RAW_ASSET_NAME, uri=RAW_ASSET_URI)
 def raw_data_watch() -> None:
     @task(outlets=[RAW_DATA])
     def detect_new_raw_data():  # type: ignore[no-untyped-def]
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from careassist.pipeline import detect_raw_change
         from careassist.settings import get_settings

@@ -46,7 +46,7 @@ def training_pipeline() -> None:
 
     @task
     def validate(staged):  # type: ignore[no-untyped-def]
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from careassist import pipeline
         from careassist.validation import ValidationFailed

@@ -65,6 +65,36 @@ def test_save_and_load_round_trip_with_skops(model: AssistantModel, tmp_path: Pa
     assert loaded.predict_one(texts[0]) == model.predict_one(texts[0])
 
 
+def test_the_saved_file_holds_the_shared_features_once_and_vocabularies_compactly(
+    model: AssistantModel, tmp_path: Path
+) -> None:
+    import zipfile
+
+    path = tmp_path / "assistant.skops"
+    save_model(model, path)
+    features = model.crisis.named_steps["features"]
+    vocabulary_sizes = [len(v.vocabulary_) for _, v, _ in features.transformers_]
+    # Saving leaves the live model whole.
+    assert all(isinstance(v.vocabulary_, dict) for _, v, _ in features.transformers_)
+    with zipfile.ZipFile(path) as archive:
+        schema = archive.read("schema.json")
+    # A vocabulary stored as a dict costs a JSON node per term; packed, terms are not in the schema.
+    steps = {id(getattr(model, head).named_steps["features"]) for head in ("category", "out_of_scope", "crisis")}
+    # Each distinct step once: its unfitted and fitted vectorizers (``transformers``, ``transformers_``).
+    assert schema.count(b'"TfidfVectorizer"') == 2 * len(vocabulary_sizes) * len(steps)
+    assert len(schema) < 5 * sum(vocabulary_sizes)  # a dict costs over 100 bytes per term
+    loaded = load_model(path)
+    assert loaded.out_of_scope.named_steps["features"] is loaded.crisis.named_steps["features"]
+    loaded_vocabularies = [v.vocabulary_ for _, v, _ in loaded.crisis.named_steps["features"].transformers_]
+    assert loaded_vocabularies == [v.vocabulary_ for _, v, _ in features.transformers_]
+
+
+def test_a_model_state_of_an_unknown_format_is_refused(model: AssistantModel) -> None:
+    state = model.__getstate__() | {"format": 99}
+    with pytest.raises(ValueError, match="unknown assistant model state format 99"):
+        AssistantModel.__new__(AssistantModel).__setstate__(state)
+
+
 def test_a_wrong_or_tampered_model_file_is_refused(model: AssistantModel, tmp_path: Path) -> None:
     import skops.io as sio
 
