@@ -50,10 +50,8 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "true",
     }
-    # Tasks run in child processes: the package's settings travel with them.
-    environment.update({k: v for k, v in os.environ.items() if k.startswith("CAREASSIST_")})
-    environment["CAREASSIST_PROFILE"] = settings.profile
-    environment["CAREASSIST_DATA_ROOT"] = str(settings.root)
+    # Tasks run in child processes: the launcher's settings travel with them, every field.
+    environment.update(settings.environment())
     return environment
 
 

@@ -217,6 +217,12 @@ class Settings(BaseSettings):
     def model_uri(self) -> str:
         return f"models:/{self.model_name}@production"
 
+    def environment(self) -> dict[str, str]:
+        """These settings as ``CAREASSIST_*`` variables: a child process (an Airflow task, a server)
+        built from them gets the same settings, whatever the parent's own environment holds."""
+        values = {name: value.resolve() if isinstance(value, Path) else value for name, value in self.model_dump().items()}
+        return {_env_name(name): str(value) for name, value in values.items()}
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and overrides), turning errors into one clear message."""

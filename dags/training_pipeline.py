@@ -91,11 +91,20 @@ def training_pipeline() -> None:
 
     @task
     def promote(registered):  # type: ignore[no-untyped-def]
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from careassist import pipeline
 
-        return pipeline.promote_step(
+        result = pipeline.promote_step(
             _settings(), registered["version"], who=_run_reference(), why="training pipeline: gates passed"
         )
+        if not result["promoted"]:
+            # Skipped, not failed: the candidate stays registered with its reasons, production as it was.
+            raise AirflowSkipException(
+                f"version {result['version']} not promoted (production stays {result['production']}): "
+                + "; ".join(result["reasons"])
+            )
+        return result
 
     validated = validate(ingest())
     trained = train(training_set(validated), validated)

@@ -45,11 +45,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """The ``CAREASSIST_*`` variables that rebuild ``settings`` in another process."""
-    return {f"CAREASSIST_{name.upper()}": str(value) for name, value in settings.model_dump(mode="json").items()}
-
-
 def job_workers(pid: int) -> list[str]:
     """Command lines of the descendants of ``pid`` that are MLflow job runners or Huey consumers."""
     found = []
@@ -120,7 +115,7 @@ def test_embedded_server_keeps_runs_in_sqlite_and_proxies_artifacts_to_the_data_
 ) -> None:
     settings = make_settings(mlflow_port=free_port())
     # The operator's environment cannot switch job workers back on: the settings-derived value wins.
-    env = {**os.environ, **settings_environment(settings), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"}
+    env = {**os.environ, **settings.environment(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"}
     server = launch(settings, ["bash", str(REPO / "mlflow" / "start.sh")], env)
 
     experiment_id, run_id, artifact_uri = log_run_and_read_back(mlflow_server.server_url(settings), tmp_path)
@@ -139,7 +134,7 @@ def test_production_server_keeps_runs_in_postgres_and_proxies_artifacts_to_s3(
     settings = production.model_copy(
         update={"mlflow_port": free_port(), "s3_bucket": f"mlflow-{uuid.uuid4().hex[:12]}"}
     )
-    env = {**os.environ, **settings_environment(settings)}
+    env = {**os.environ, **settings.environment()}
     server = launch(settings, [sys.executable, "-m", "careassist.mlflow_server"], env)
 
     experiment_id, run_id, artifact_uri = log_run_and_read_back(mlflow_server.server_url(settings), tmp_path)

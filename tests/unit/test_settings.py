@@ -89,3 +89,24 @@ def test_settings_command_hides_credentials(monkeypatch: pytest.MonkeyPatch, cap
     out = capsys.readouterr().out
     assert "s3cret" not in out and "hunter2" not in out
     assert "db.internal:5432" in out
+
+
+def test_settings_travel_to_a_child_process_as_environment_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    built = load_settings(
+        profile="production",
+        data_root=tmp_path / "root",
+        database_url="postgresql://postgres@127.0.0.1:5432",
+        redis_url="redis://127.0.0.1:6379/3",
+        mlflow_database="t_mlflow_x",
+        gate_min_macro_f1=0.9,
+        include_public_data=True,
+    )
+    environment = built.environment()
+    assert environment["CAREASSIST_DATA_ROOT"] == str((tmp_path / "root").resolve())
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    rebuilt = load_settings()
+    assert rebuilt.environment() == environment
+    assert (rebuilt.mlflow_backend_uri, rebuilt.gate_min_macro_f1) == (built.mlflow_backend_uri, 0.9)
