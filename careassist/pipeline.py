@@ -203,10 +203,24 @@ def train_step(settings: Settings, training: dict[str, Any], validation: dict[st
         mlflow.log_metric("train_seconds", seconds)
         for name, scores in result.candidates.items():
             mlflow.log_metric(f"{name}_validation_macro_f1", scores["validation_macro_f1"])
+        _log_lineage(settings, validation, run.info.run_id)
         model_uri = registry.log_assistant_model(result.model)
         mlflow.set_tag("model_uri", model_uri)
         run_id = run.info.run_id
     return {"run_id": run_id, "pipeline_key": key, "reused": False, "model_uri": model_uri}
+
+
+def _log_lineage(settings: Settings, validation: dict[str, Any], run_id: str) -> None:
+    """The dataset's manifest and its GX report, copied into the run (``lineage/``) so the MLflow UI
+    shows what the model learned from and which checks it passed, even after the datasets move."""
+    from careassist import ingest
+    from careassist.storage import Location
+
+    snapshot = Location(validation["snapshot_uri"], settings)
+    client = _client(settings)
+    for name in (ingest.MANIFEST_FILE, ingest.REPORT_FILE):
+        text = snapshot.read_bytes(name).decode("utf-8")
+        client.log_text(run_id, text, f"lineage/{name}")
 
 
 def load_run_model(settings: Settings, run_id: str) -> AssistantModel:

@@ -172,6 +172,7 @@ def test_the_first_run_registers_promotes_and_serves_a_model_with_its_lineage(pl
     assert any(k.endswith("/assistant.skops") for k in keys)
     assert any(k.endswith(".png") and "confusion" in k for k in keys), keys
     assert any(k.endswith("gates/decision.json") for k in keys)
+    assert any(k.endswith("lineage/manifest.json") for k in keys) and any(k.endswith("lineage/validation.json") for k in keys)
 
     # Loaded by alias as any MLflow user would, from PostgreSQL and S3.
     import mlflow
