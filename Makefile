@@ -11,7 +11,7 @@ export CAREASSIST_PROFILE ?= $(PROFILE)
 
 AIRFLOW := $(BIN)/python -m careassist.orchestration
 
-.PHONY: up test install lock lint pipeline bench-data bench-assistant bench-features bench-pipeline clean-data
+.PHONY: up test install lock lint pipeline mlflow bench-data bench-assistant bench-features bench-train bench-pipeline clean-data
 
 # -- set-up ----------------------------------------------------------------------------------
 $(BIN)/python:
@@ -41,6 +41,10 @@ pipeline: install
 	$(AIRFLOW) dags test training_pipeline
 	@echo "platform data under $$($(BIN)/python -c 'from careassist.settings import get_settings; print(get_settings().root)')"
 
+# The MLflow tracking server (UI) of the profile in the foreground, on 127.0.0.1:$CAREASSIST_MLFLOW_PORT.
+mlflow: install
+	mlflow/start.sh
+
 # -- tests and checks ------------------------------------------------------------------------
 test: install
 	$(BIN)/python -m pytest --cov=careassist --cov-report=term --cov-report=xml:.platform/coverage.xml $(PYTEST_ARGS)
@@ -58,6 +62,9 @@ bench-assistant: install
 
 bench-features: install
 	$(BIN)/python benchmarks/bench_features.py
+
+bench-train: install
+	$(BIN)/python benchmarks/bench_train.py
 
 bench-pipeline: install
 	$(BIN)/python benchmarks/bench_pipeline.py
