@@ -45,7 +45,8 @@ PII_DETECTORS: dict[str, str] = {
     "PHONE": r"(?<!\d)\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)",
     "DOB": r"(?<!\d)\d{1,2}/\d{1,2}/19\d{2}(?!\d)",
     "RECORD_NUMBER": r"(?<!\d)\d{11,}",
-    "ADDRESS": r"\d{2,6}\s+(?:[A-Za-z]+\.?\s+){1,3}(?i:" + _STREET + r")\b",
+    # From a word boundary, as redaction: digits inside a word ("hla b27 and hwy ...") are no address.
+    "ADDRESS": r"\b\d{2,6}\s+(?:[A-Za-z]+\.?\s+){1,3}(?i:" + _STREET + r")\b",
 }
 
 _COMBINED = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in PII_PATTERNS.items()))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from careassist import ingest, validation
+from careassist import ingest, privacy, validation
 from careassist.corpus import load_seed_corpus
 from careassist.validation import ValidationFailed
 
@@ -99,3 +99,19 @@ def test_the_full_seed_corpus_passes_with_the_default_thresholds(make_settings) 
     report = validation.validate_staged(ingest.ingest(settings), settings)
     assert report.success, report.summary()
     assert min(report.statistics["rows_per_category"].values()) >= 150
+
+
+def test_digits_inside_a_word_are_not_an_address_but_an_address_still_fails(settings, sample: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    # "hwy" is a typo of "why" (the generator swaps letters as people do); "hla b27" is a gene test.
+    legitimate = "what is hla b27 and hwy did they test my son for it when he went in for back pain"
+    assert privacy.redact(legitimate) == legitimate  # redaction leaves it: validation must agree
+    snapshot, _ = ingest.build_snapshot([sample.assign(source_file="s.csv", source_row=range(2, len(sample) + 2))])
+    snapshot["dataset_version"] = "ds-test"
+    snapshot.loc[0, "text"] = legitimate
+    report = validation.validate_frame(snapshot, settings, "ds-test")
+    assert report.success, report.summary()
+
+    snapshot.loc[1, "text"] = "we moved to 27 old mill hwy last spring"
+    [failure] = validation.validate_frame(snapshot, settings, "ds-test").failures
+    assert failure["expectation"] == "expect_column_values_to_not_match_regex_list"
+    assert "27 old mill hwy" in failure["examples"][0] and len(failure["examples"]) == 1
