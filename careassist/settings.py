@@ -10,6 +10,7 @@ Two profiles, chosen by environment variables only (prefix ``CAREASSIST_``):
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +24,9 @@ MODEL_NAME = "healthcare-assistant"
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the environment variable."""
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _env_name(field: str) -> str:
@@ -93,6 +97,22 @@ class Settings(BaseSettings):
         5.0, gt=0.0, description="in-process p99 of one answer; the bench target is 2 ms, this leaves room for noise"
     )
 
+    # The HTTP service (serving/)
+    api_key_hashes: str = Field(
+        "", description="comma-separated sha256 hex digests of the accepted API keys (several during a rotation)"
+    )
+    api_keys_file: str = Field(
+        "", description="file of accepted key digests, one per line (# comments); read at start, joins api_key_hashes"
+    )
+    rate_limit_per_minute: int = Field(600, ge=1, description="requests per API key per minute")
+    cache_ttl_seconds: int = Field(3600, ge=1, description="how long an answer stays cached")
+    cache_max_entries: int = Field(50_000, ge=1, description="in-process LRU size (embedded profile)")
+    model_poll_seconds: float = Field(10.0, gt=0.0, description="how often the service checks the production alias")
+    session_hash_salt: str = Field(
+        "careassist-dev-salt", description="salt of the hashed session ids in audit records (set a secret in production)"
+    )
+    max_request_bytes: int = Field(64 * 1024, ge=1024, description="largest request body the service reads")
+
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str) -> str:
@@ -118,6 +138,36 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_mlflow_uri(cls, value: str) -> str:
         return _check_url("mlflow_uri", value, ("http", "https")) if value else value
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _valid_key_hashes(cls, value: str) -> str:
+        bad = [h for h in (part.strip() for part in value.split(",")) if h and not _SHA256_HEX.fullmatch(h.lower())]
+        if bad:
+            raise ValueError(
+                f"{_env_name('api_key_hashes')} holds {len(bad)} value(s) that are not sha256 hex digests"
+                " (64 characters 0-9a-f); store digests, never the keys themselves"
+            )
+        return value
+
+    @property
+    def api_key_digests(self) -> frozenset[str]:
+        """The accepted key digests: ``api_key_hashes`` plus the lines of ``api_keys_file``."""
+        digests = {h.strip().lower() for h in self.api_key_hashes.split(",") if h.strip()}
+        if self.api_keys_file:
+            path = Path(self.api_keys_file)
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise SettingsError(f"{_env_name('api_keys_file')}={path}: cannot read it ({exc.strerror})") from None
+            for number, line in enumerate(lines, 1):
+                entry = line.split("#", 1)[0].strip().lower()
+                if not entry:
+                    continue
+                if not _SHA256_HEX.fullmatch(entry):
+                    raise SettingsError(f"{path}:{number}: not a sha256 hex digest")
+                digests.add(entry)
+        return frozenset(digests)
 
     @field_validator("s3_endpoint_url")
     @classmethod
