@@ -89,7 +89,8 @@ def _credentials() -> dict[str, str]:
 
 
 def _environment(settings: Settings, **extra: str) -> dict[str, str]:
-    environment = run_environment(settings) | _credentials() | extra
+    # One code version for the story unless a test says otherwise (a commit made meanwhile is not one).
+    environment = run_environment(settings) | _credentials() | {"CAREASSIST_GIT_COMMIT": "e2e-base"} | extra
     environment["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return environment
 

@@ -1,0 +1,275 @@
+"""The answer cache: keys, the in-process LRU, crisis safety, and the outage paths (no Redis needed)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from careassist import cache
+from careassist.assistant import SessionContext
+from careassist.cache import (
+    LRUAnswerCache,
+    RedisAnswerCache,
+    answer_context,
+    answer_key,
+    make_cache,
+    normalise_message,
+    replay_hit_rate,
+)
+from careassist.content import normalise_for_matching
+from careassist.text import strip_markup
+
+pytestmark = pytest.mark.unit
+
+ANSWER = {"category": "adl_mobility", "confidence": 0.91, "crisis": False, "response": {"title": "Getting up"}}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers: every read times out."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield int(sock.getsockname()[1])
+
+
+# -- keys -------------------------------------------------------------------------------------
+def test_surface_variants_share_a_key() -> None:
+    variants = [
+        "My dad can't get out of bed",
+        "  my DAD can't\tget out of\n\nbed  ",
+        "MY DAD CAN'T GET OUT OF BED",
+        "My dad <b>can't</b> get out of bed<script>alert(1)</script>",
+    ]
+    assert len({answer_key(v, "7") for v in variants}) == 1
+    assert normalise_message(variants[1]) == "my dad can't get out of bed"
+
+
+def test_key_never_merges_texts_the_assistant_reads_differently() -> None:
+    # The key is the assistant's own reading: str.casefold would merge these, the model and the
+    # content base (str.lower) do not.
+    assert answer_key("Straße sign", "7") != answer_key("strasse sign", "7")
+    for text in ["Straße  SIGN", "ﬁx my\tWalker", "İstanbul clinic", "ΣΊΣΥΦΟΣ", " a\u00a0b ", "he<i>lp</i> me"]:
+        assert normalise_message(text) == normalise_for_matching(strip_markup(text))
+    assert answer_key("he<i>lp</i>", "7") != answer_key("help", "7")
+    assert answer_key("help with bathing", "7") != answer_key("help with bathing.", "7")
+
+
+def test_key_changes_with_model_version_and_session_context() -> None:
+    base = answer_key("how do I prevent falls", "7", answer_context(None))
+    assert answer_key("how do I prevent falls", "8", answer_context(None)) != base
+    escalated = answer_context(SessionContext(crisis_flags_7d=1))
+    assert escalated == (True,) and answer_context(SessionContext()) == (False,)
+    assert answer_key("how do I prevent falls", "7", escalated) != base
+    assert answer_key("how do I prevent falls", "7", answer_context(SessionContext(messages_24h=9))) == base
+
+
+def test_key_holds_no_message_text_and_has_the_prefix() -> None:
+    message = "my email is jane.doe@example.com and I need help walking"
+    key = answer_key(message, "7", prefix="t:answer")
+    prefix, _, digest = key.rpartition(":")
+    assert prefix == "t:answer" and len(digest) == 64 and int(digest, 16) >= 0
+    for word in ("jane", "example", "help", "walking"):
+        assert word not in key
+
+
+def test_key_parts_cannot_run_together() -> None:
+    assert answer_key("b", "7a") != answer_key("ab", "7")
+    assert answer_key("x", "7", ("a", "b")) != answer_key("x", "7", ("a,b",))
+
+
+def test_key_needs_a_model_version_and_hashes_lone_surrogates() -> None:
+    with pytest.raises(ValueError, match="model version"):
+        answer_key("hello", "")
+    assert answer_key("bad \ud800 text", "7").startswith(cache.DEFAULT_PREFIX)
+
+
+# -- the in-process LRU ---------------------------------------------------------------------------
+def test_round_trip_gives_a_fresh_copy_without_request_fields() -> None:
+    lru = LRUAnswerCache(10, 60)
+    assert lru.get("k") is None
+    assert lru.set("k", {**ANSWER, "request_id": "abc", "cached": False})
+    first = lru.get("k")
+    assert first == ANSWER
+    assert first is not None
+    first["category"] = "changed"
+    assert lru.get("k") == ANSWER
+    assert lru.stats.snapshot() == {"hits": 2, "misses": 1, "sets": 1, "evictions": 0, "errors": {}, "bypass": {}}
+
+
+def test_least_recently_used_entry_is_evicted() -> None:
+    lru = LRUAnswerCache(2, 60)
+    lru.set("a", ANSWER)
+    lru.set("b", ANSWER)
+    assert lru.get("a") is not None  # "a" is now the most recent
+    lru.set("c", ANSWER)
+    assert lru.get("b") is None
+    assert lru.get("a") is not None and lru.get("c") is not None
+    assert len(lru) == 2 and lru.stats.evictions == 1
+
+
+def test_entries_expire_after_the_ttl() -> None:
+    clock = FakeClock()
+    lru = LRUAnswerCache(10, 30, clock=clock)
+    lru.set("k", ANSWER)
+    clock.now += 29.9
+    assert lru.get("k") == ANSWER
+    clock.now += 0.2
+    assert lru.get("k") is None
+    assert len(lru) == 0
+
+
+def test_concurrent_use_keeps_the_size_bound() -> None:
+    lru = LRUAnswerCache(50, 60)
+    errors: list[Exception] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(500):
+                key = f"k{(worker * 31 + i) % 120}"
+                lru.set(key, {**ANSWER, "confidence": i})
+                lru.get(key)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(lru) == 50
+    stats = lru.stats.snapshot()
+    assert stats["sets"] == 4000 and stats["hits"] + stats["misses"] == 4000
+
+
+# -- crisis safety ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ({**ANSWER, "crisis": True, "category": "crisis"}, "crisis"),
+        ({**ANSWER, "crisis": True}, "crisis"),
+        ({**ANSWER, "category": "crisis"}, "crisis"),
+        ({**ANSWER, "crisis": 1}, "crisis"),
+        ({**ANSWER, "crisis": "false"}, "crisis"),
+        ({k: v for k, v in ANSWER.items() if k != "crisis"}, "no_crisis_flag"),
+    ],
+)
+def test_crisis_answers_are_never_stored(answer: dict[str, object], reason: str) -> None:
+    lru = LRUAnswerCache(10, 60)
+    assert lru.set("k", answer) is False
+    assert len(lru) == 0 and lru.get("k") is None
+    assert lru.stats.bypass == {reason: 1}
+
+
+def test_a_crisis_answer_found_in_the_store_is_not_served() -> None:
+    lru = LRUAnswerCache(10, 60)
+    lru._write("k", '{"crisis": true, "category": "crisis"}')  # as another writer could have
+    assert lru.get("k") is None
+    assert lru.stats.bypass == {"crisis": 1} and lru.stats.hits == 0
+
+
+def test_bad_values_are_counted_never_raised() -> None:
+    lru = LRUAnswerCache(10, 60)
+    assert lru.set("k", {**ANSWER, "when": object()}) is False
+    assert lru.set("k", {**ANSWER, "confidence": float("nan")}) is False
+    lru._write("j", "{not json")
+    assert lru.get("j") is None
+    assert lru.stats.errors == {"serialise": 2, "decode": 1}
+
+
+# -- Redis outages (loopback ports, no server) ---------------------------------------------------
+def test_redis_refusing_connections_degrades_quietly(closed_port: int) -> None:
+    redis_cache = RedisAnswerCache(f"redis://127.0.0.1:{closed_port}/15", 60, cooldown_seconds=60)
+    began = time.perf_counter()
+    assert redis_cache.get("k") is None
+    assert redis_cache.set("k", ANSWER) is False
+    for _ in range(50):
+        assert redis_cache.get("k") is None
+    assert time.perf_counter() - began < 1.0
+    assert redis_cache.stats.errors == {"connection": 1, "circuit_open": 51}
+    assert redis_cache.stats.misses == 0 and redis_cache.status() == "degraded"
+
+
+def test_redis_that_never_answers_times_out_quickly(silent_port: int) -> None:
+    redis_cache = RedisAnswerCache(f"redis://127.0.0.1:{silent_port}/15", 60, cooldown_seconds=0.05)
+    began = time.perf_counter()
+    assert redis_cache.get("k") is None
+    first = time.perf_counter() - began
+    assert first < 0.5
+    time.sleep(0.06)  # the breaker lets the next call try again
+    assert redis_cache.set("k", ANSWER) is False
+    assert redis_cache.stats.errors == {"timeout": 2}
+    assert redis_cache.status() == "degraded"
+
+
+def test_an_unexpected_client_error_is_counted() -> None:
+    redis_cache = RedisAnswerCache("redis://127.0.0.1:1/15", 60)
+
+    class Broken:
+        def get(self, key: str) -> bytes:
+            raise RuntimeError("bug")
+
+    redis_cache._client = Broken()  # type: ignore[assignment]
+    assert redis_cache.get("k") is None
+    assert redis_cache.stats.errors == {"unexpected": 1}
+
+
+def test_make_cache_picks_the_backend_by_profile(make_settings) -> None:  # type: ignore[no-untyped-def]
+    embedded = make_cache(make_settings(cache_max_entries=7, cache_ttl_seconds=9))
+    assert isinstance(embedded, LRUAnswerCache) and embedded.max_entries == 7 and embedded.ttl_seconds == 9
+    assert embedded.status() == "ok"
+    production = make_cache(
+        make_settings(
+            profile="production", database_url="postgresql://db.invalid:5432", redis_url="redis://127.0.0.1:1/15"
+        ),
+        prefix="t",
+    )
+    assert isinstance(production, RedisAnswerCache) and production.prefix == "t"
+    assert production._client is None  # nothing connected at construction
+
+
+def test_importing_the_service_modules_does_not_import_redis() -> None:
+    code = (
+        "import sys, careassist.cache, careassist.access, careassist.audit, careassist.logs;"
+        "print('redis' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "False"
+
+
+# -- replay -------------------------------------------------------------------------------------
+def test_replay_counts_hits_and_keeps_crises_out() -> None:
+    stream = ["How do I bathe my mom?", "how do i bathe  my mom?", "meal ideas", "I want to kill myself", "MEAL IDEAS"]
+    result = replay_hit_rate(LRUAnswerCache(100, 60), stream)
+    assert (result.queries, result.hits, result.misses, result.bypassed) == (5, 2, 2, 1)
+    assert result.hit_rate == pytest.approx(0.4)
+
+
+def test_replay_does_not_store_what_the_model_flags() -> None:
+    lru = LRUAnswerCache(100, 60)
+    result = replay_hit_rate(lru, ["a", "a", "b"], answer=lambda m: {"crisis": m == "a"}, is_crisis=lambda _m: False)
+    assert (result.hits, result.misses, result.bypassed) == (0, 1, 2)
+    assert len(lru) == 1
+    assert replay_hit_rate(lru, []).hit_rate == 0.0
