@@ -50,8 +50,8 @@ test: install
 	$(BIN)/python -m pytest --cov=careassist --cov-report=term --cov-report=xml:.platform/coverage.xml $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check careassist tests
-	$(BIN)/mypy careassist
+	$(BIN)/ruff check careassist tests serving dags benchmarks
+	$(BIN)/mypy careassist serving
 
 # -- benchmarks (figures printed side by side; never timed tests) ----------------------------
 bench-data: install

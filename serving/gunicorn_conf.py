@@ -1,0 +1,39 @@
+"""gunicorn settings of the assistant service; every value can be overridden by GUNICORN_* variables.
+
+Threads per worker serve many keep-alive connections while the model answers in about a
+millisecond; two workers match the two cores of the reference machine. Metrics of all workers are
+merged through PROMETHEUS_MULTIPROC_DIR (set by ``make serve``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+_host = os.environ.get("CAREASSIST_API_HOST", "127.0.0.1")
+_port = os.environ.get("CAREASSIST_API_PORT", "8000")
+
+bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(min(2, multiprocessing.cpu_count()))))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+backlog = 2048
+keepalive = 30
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+# Huge headers are refused by gunicorn itself (431-like 400) before Flask sees them.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = None  # the service logs structured JSON itself, without message text
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "warning")
+preload_app = False
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker's gauges leave the merged metrics with it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
