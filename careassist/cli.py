@@ -260,6 +260,25 @@ def cmd_model_history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the assistant's HTTP API under gunicorn (the production model, from the registry)."""
+    from careassist import serve
+
+    try:
+        return serve.run(settings, args.gunicorn_args)
+    except serve.ServeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Create an API key: prints the key once and the digest to configure (never the key itself)."""
+    from careassist.access import print_new_key
+
+    print_new_key()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="healthcare-ai", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -285,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = add("ingest", cmd_ingest)
     ingest.add_argument("--raw", help="folder or s3:// URI to read (default: the raw location)")
     ingest.add_argument("--with-public", action="store_true", help="also ingest the public datasets")
+    add("serve", cmd_serve).add_argument("gunicorn_args", nargs="*", help="extra gunicorn arguments (after --)")
+    add("api-key", cmd_api_key)
     add("datasets", cmd_datasets).add_argument("--version", help="a dataset version (default: current)")
     train = add("train", cmd_train)
     evaluate = add("evaluate", cmd_evaluate)

@@ -8,7 +8,7 @@ are collected from that folder (prometheus_client's multiprocess mode).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -33,6 +33,7 @@ class ServiceMetrics:
     model_info: Gauge
     dependency_up: Gauge
     degraded_events: Counter
+    models_seen: set[tuple[str, str, str]] = field(default_factory=set)
 
     def render(self) -> bytes:
         """The text exposition of every family (all workers' values in multiprocess mode)."""
@@ -43,9 +44,13 @@ class ServiceMetrics:
         return bytes(generate_latest(self.registry))
 
     def set_model(self, name: str, version: str, alias: str) -> None:
-        """One series with value 1 names the serving model (older versions are removed)."""
-        self.model_info.clear()
-        self.model_info.labels(name=name, version=version, alias=alias).set(1)
+        """The serving model's series is 1, those of versions served before 0 (multiprocess mode
+        cannot remove series)."""
+        current = (name, version, alias)
+        for labels in self.models_seen - {current}:
+            self.model_info.labels(*labels).set(0)
+        self.models_seen.add(current)
+        self.model_info.labels(*current).set(1)
 
     def set_dependency(self, dependency: str, up: bool) -> None:
         self.dependency_up.labels(dependency=dependency).set(1 if up else 0)

@@ -53,9 +53,6 @@ log = logging.getLogger(__name__)
 RECORD_FILE = "record.json"
 #: How many versions' local copies are kept (the serving one and the one before).
 KEEP_LOCAL_COPIES = 2
-#: How long ``start`` waits for the registry before it serves the newest local copy; the load goes
-#: on in the background. Well under gunicorn's worker timeout (30 s), which also covers app start.
-START_TIMEOUT_S = 10.0
 #: The message of the warm-up answer: a readable, non-crisis question that goes through the model.
 WARM_MESSAGE = INPUT_EXAMPLE[0]
 #: The version reported for a model given in memory (``ModelSource.from_model``).
@@ -585,7 +582,7 @@ class ModelSource:
         registry: ModelRegistry | None = None,
         store: LocalModelStore | None = None,
         alias: str = PRODUCTION,
-        start_timeout: float = START_TIMEOUT_S,
+        start_timeout: float | None = None,
     ) -> None:
         from careassist.settings import get_settings
 
@@ -594,7 +591,7 @@ class ModelSource:
         self.alias = alias
         self.store = store or LocalModelStore.for_settings(self.settings)
         self._registry: ModelRegistry | None = registry if registry is not None else MlflowRegistry(self.settings)
-        self._start_timeout = start_timeout
+        self._start_timeout = self.settings.model_start_timeout_seconds if start_timeout is None else start_timeout
         self._current: LoadedModel | None = None
         self._check_lock = threading.Lock()
         self._state_lock = threading.Lock()

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = Field(3600, ge=1, description="how long an answer stays cached")
     cache_max_entries: int = Field(50_000, ge=1, description="in-process LRU size (embedded profile)")
     model_poll_seconds: float = Field(10.0, gt=0.0, description="how often the service checks the production alias")
+    model_start_timeout_seconds: float = Field(
+        25.0, gt=0.0,
+        description="how long a worker waits for the registry at start before serving its local copy (or nothing)",
+    )
     session_hash_salt: str = Field(
         "careassist-dev-salt", description="salt of the hashed session ids in audit records (set a secret in production)"
     )

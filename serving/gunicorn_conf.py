@@ -19,7 +19,8 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 backlog = 2048
 keepalive = 30
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Longer than CAREASSIST_MODEL_START_TIMEOUT_SECONDS (25 s): a worker loads its model before it accepts.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 # Huge headers are refused by gunicorn itself (431-like 400) before Flask sees them.
 limit_request_line = 8190
