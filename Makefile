@@ -11,7 +11,7 @@ export CAREASSIST_PROFILE ?= $(PROFILE)
 
 AIRFLOW := $(BIN)/python -m careassist.orchestration
 
-.PHONY: up test install lock lint pipeline mlflow bench-data bench-assistant bench-features bench-train bench-pipeline clean-data
+.PHONY: up test install lock lint pipeline serve mlflow bench-data bench-assistant bench-features bench-train bench-pipeline clean-data
 
 # -- set-up ----------------------------------------------------------------------------------
 $(BIN)/python:
@@ -33,6 +33,11 @@ lock: | $(BIN)/uv
 # -- the main job ----------------------------------------------------------------------------
 up: pipeline
 	$(CLI) model list
+	$(MAKE) --no-print-directory serve
+
+# The assistant's HTTP API under gunicorn on 127.0.0.1:$CAREASSIST_API_PORT (default 8000), in the foreground.
+serve: install
+	$(CLI) serve
 
 # The training DAG, run for real by Airflow (`airflow dags test`: no scheduler needed).
 pipeline: install
