@@ -33,11 +33,14 @@ class ServiceMetrics:
     model_info: Gauge
     dependency_up: Gauge
     degraded_events: Counter
+    #: Whether values live in PROMETHEUS_MULTIPROC_DIR files (decided when prometheus_client was
+    #: imported, not by the variable now: Feast's import sets it for its own use).
+    multiprocess: bool = False
     models_seen: set[tuple[str, str, str]] = field(default_factory=set)
 
     def render(self) -> bytes:
         """The text exposition of every family (all workers' values in multiprocess mode)."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if self.multiprocess and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return bytes(generate_latest(registry))
@@ -58,9 +61,12 @@ class ServiceMetrics:
 
 def create_metrics() -> ServiceMetrics:
     """Fresh metric families on their own registry (one per app, so tests never collide)."""
+    from prometheus_client import values
+
     registry = CollectorRegistry(auto_describe=True)
     kwargs: dict[str, Any] = {"registry": registry}
     return ServiceMetrics(
+        multiprocess=values.ValueClass is not values.MutexValue,
         registry=registry,
         latency=Histogram(
             "careassist_request_seconds",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,10 @@ def test_model_health_readiness_metrics_and_the_document(client: FlaskClient, ca
     for family in ("careassist_request_seconds_bucket", "careassist_answers_total", "careassist_crisis_detections_total",
                    "careassist_cache_total", "careassist_model_info", "careassist_dependency_up"):
         assert family in metrics, family
-    assert 'careassist_model_info{alias="production",name="healthcare-assistant",version="injected"} 1.0' in metrics
+    # In multiprocess mode (gunicorn; or once Feast's import has switched prometheus_client to it)
+    # each worker's series carries its pid.
+    assert re.search(r'careassist_model_info\{alias="production",name="healthcare-assistant",(pid="\d+",)?'
+                     r'version="injected"\} 1\.0', metrics), metrics
     assert secret not in metrics and secret not in caplog.text
     assert client.get("/openapi.json").get_json()["openapi"].startswith("3.")
 
