@@ -34,6 +34,8 @@ heavy = sorted(name for name in sys.argv[2].split(",") if name in sys.modules)
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": dags, "heavy": heavy}))
 """
 
+pytestmark = pytest.mark.dags
+
 
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
