@@ -1,10 +1,15 @@
 """The WSGI entry point for gunicorn: ``gunicorn -c serving/gunicorn_conf.py serving.wsgi:app``.
 
-The app is built when gunicorn imports this module in each worker (settings from ``CAREASSIST_*``).
+Each worker imports this module: logs become redacted JSON lines, then the app is built from the
+``CAREASSIST_*`` settings (the worker loads its model before it accepts requests).
 """
 
 from __future__ import annotations
 
+import os
+
+from careassist.logs import configure_json_logging
 from serving.app import create_app
 
+configure_json_logging(os.environ.get("CAREASSIST_LOG_LEVEL", "INFO"))
 app = create_app()
