@@ -11,7 +11,7 @@ export CAREASSIST_PROFILE ?= $(PROFILE)
 
 AIRFLOW := $(BIN)/python -m careassist.orchestration
 
-.PHONY: up test install lock lint pipeline serve mlflow bench-data bench-assistant bench-features bench-train bench-pipeline clean-data
+.PHONY: up down status smoke test install lock lint pipeline serve mlflow bench-data bench-assistant bench-features bench-train bench-pipeline bench-serve clean-data
 
 # -- set-up ----------------------------------------------------------------------------------
 $(BIN)/python:
@@ -31,9 +31,21 @@ lock: | $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python 3.11 setup.cfg --extra dev -o requirements.lock
 
 # -- the main job ----------------------------------------------------------------------------
-up: pipeline
-	$(CLI) model list
-	$(MAKE) --no-print-directory serve
+# The whole platform in the background: MLflow UI, the training pipeline once, Airflow (API server
+# with UI, scheduler, DAG processor) and the assistant's API. Prints URLs, login and API key.
+up: install
+	$(CLI) up
+
+# Stop everything `make up` started.
+down: install
+	$(CLI) down
+
+# Each component's process, memory and health; and a check of all three through their REST APIs.
+status: install
+	$(CLI) status
+
+smoke: install
+	$(CLI) smoke
 
 # The assistant's HTTP API under gunicorn on 127.0.0.1:$CAREASSIST_API_PORT (default 8000), in the foreground.
 serve: install
@@ -73,6 +85,9 @@ bench-train: install
 
 bench-pipeline: install
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+bench-serve: install
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean-data:
 	rm -rf .platform

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -279,6 +280,46 @@ def cmd_api_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the platform in the background: MLflow UI, the training pipeline once, Airflow, the API."""
+    from careassist import stack
+    from careassist.mlflow_server import MlflowServerError
+
+    try:
+        stack.up(settings, pipeline=not args.no_pipeline)
+    except (stack.StackError, MlflowServerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    """Stop everything `up` started on this data root."""
+    from careassist import stack
+
+    stack.down(settings)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Each component of the platform: process, memory and health."""
+    from careassist import stack
+
+    rows = stack.status(settings)
+    _print_table(("component", "pid", "rss MB", "health"),
+                 [(r["component"], r["pid"] or "-", r["rss_mb"] if r["rss_mb"] is not None else "-", r["health"]) for r in rows])
+    total = sum(r["rss_mb"] or 0 for r in rows)
+    print(f"total resident memory: {total:,} MB")
+    return 0
+
+
+def cmd_smoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Prove the running platform works through its public APIs (Airflow, MLflow, the assistant)."""
+    from careassist import stack
+
+    return stack.main_exit(stack.smoke(settings, api_key=os.environ.get("CAREASSIST_SMOKE_API_KEY")))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="healthcare-ai", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -306,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--with-public", action="store_true", help="also ingest the public datasets")
     add("serve", cmd_serve).add_argument("gunicorn_args", nargs="*", help="extra gunicorn arguments (after --)")
     add("api-key", cmd_api_key)
+    add("up", cmd_up).add_argument("--no-pipeline", action="store_true", help="start the services only")
+    add("down", cmd_down)
+    add("status", cmd_status)
+    add("smoke", cmd_smoke).description = "The API key comes from the access file, or CAREASSIST_SMOKE_API_KEY."
     add("datasets", cmd_datasets).add_argument("--version", help="a dataset version (default: current)")
     train = add("train", cmd_train)
     evaluate = add("evaluate", cmd_evaluate)

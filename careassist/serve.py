@@ -49,11 +49,15 @@ def development_key(settings: Settings) -> tuple[str, Path]:
     return key, digests_file
 
 
-def service_environment(settings: Settings) -> dict[str, str]:
-    """The variables gunicorn's workers start with: the settings, a key, a metrics folder."""
+def service_environment(settings: Settings, *, development_key_anywhere: bool = False) -> dict[str, str]:
+    """The variables gunicorn's workers start with: the settings, a key, a metrics folder.
+
+    With no key configured, the embedded profile gets its development key; the production profile
+    refuses, unless ``development_key_anywhere`` (``healthcare-ai up`` on one machine) says otherwise.
+    """
     environment = {**os.environ, **settings.environment()}
     if not settings.api_key_digests:
-        if settings.is_production:
+        if settings.is_production and not development_key_anywhere:
             raise ServeError(
                 "no API key is configured: set CAREASSIST_API_KEY_HASHES or CAREASSIST_API_KEYS_FILE"
                 " (create one with `python -m careassist.access`)"
