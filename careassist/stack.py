@@ -112,6 +112,9 @@ def airflow_stack_environment(settings: Settings) -> dict[str, str]:
     base = url(settings, settings.airflow_port)
     return run_environment(settings) | {
         "AIRFLOW__API__WORKERS": "1",
+        # Each LocalExecutor worker is a ~140 MB process; the platform's DAGs run a task or two at a time.
+        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
         "AIRFLOW__API__BASE_URL": base,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
         # The scheduler's task processes authenticate to the API server: both need the same secrets.
@@ -470,8 +473,9 @@ def _smoke_registry_and_assistant(settings: Settings, access: dict[str, Any]) ->
     served = model.get("version") if status == 200 and isinstance(model, dict) else None
     status, answer = _json(f"{api}/v1/assist", method="POST", headers=headers,
                            body={"message": "How can I help my mother get out of bed safely?"})
-    answered = status == 200 and isinstance(answer, dict) and bool(answer.get("steps"))
-    detail = (f"POST /v1/assist: {answer.get('category')} with {len(answer.get('steps', []))} steps from version {served}"
+    steps = answer.get("response", {}).get("steps", []) if status == 200 and isinstance(answer, dict) else []
+    answered = len(steps) >= 3
+    detail = (f"POST /v1/assist: {answer.get('category')}, {len(steps)} numbered steps, from version {served}"
               if answered else f"POST /v1/assist answered {status}: {str(answer)[:200]}")
     same = served is not None and str(served) == str(version)
     assistant = Check("assistant", answered and same,
