@@ -149,14 +149,18 @@ def credential_from_headers(headers: HeaderSource) -> str | None:
     Header names are matched case-insensitively (a plain dict works as well as Flask's headers) and
     the ``Bearer`` scheme too (RFC 9110). Another scheme (``Basic``) is not a key.
     """
-    lowered = {str(name).lower(): value for name, value in headers.items()}
-    authorization = lowered.get("authorization")
+    from werkzeug.datastructures import Headers
+
+    if isinstance(headers, Headers):  # Flask's request headers: case-insensitive lookups already
+        authorization, api_key = headers.get("Authorization"), headers.get("X-API-Key")
+    else:
+        lowered = {str(name).lower(): value for name, value in headers.items()}
+        authorization, api_key = lowered.get("authorization"), lowered.get("x-api-key")
     if isinstance(authorization, str):
         scheme, _, credential = authorization.strip().partition(" ")
         credential = credential.strip()
         if scheme.lower() == "bearer" and credential and " " not in credential:
             return credential
-    api_key = lowered.get("x-api-key")
     if isinstance(api_key, str) and api_key.strip():
         return api_key.strip()
     return None

@@ -49,6 +49,8 @@ NO_CATEGORY = "unknown"
 
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+#: A letter (``_LETTER``) in the Latin ranges (``_LATIN``), counted in one pass.
+_LATIN_LETTER = re.compile(r"(?=[^\W\d_])[A-Za-z\u00c0-\u024f]")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def _text_outcome(text: str) -> str | None:
     letters = _LETTER.findall(text)
     if not letters:
         return "no_text"
-    if sum(1 for ch in letters if _LATIN.match(ch)) < 0.5 * len(letters):
+    if len(_LATIN_LETTER.findall(text)) < 0.5 * len(letters):
         return "unsupported_script"
     return None
 

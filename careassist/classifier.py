@@ -9,7 +9,6 @@ non-zero features, instead of ``predict_proba``'s copy of the whole weight matri
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -328,7 +327,15 @@ def _tfidf(vectorizer: Any, counts: Any) -> Any:
 
 # -- the fast path ---------------------------------------------------------------------------
 class _CompiledVectorizer:
-    """One fitted TfidfVectorizer reduced to what scoring one message needs."""
+    """One fitted TfidfVectorizer reduced to what scoring one message needs.
+
+    A ``char_wb`` analyzer never lets an n-gram cross a word boundary, so a message's counts are
+    the sum of its words' counts: each distinct word is analysed once and its vocabulary indices
+    remembered (at most ``WORD_MEMO_SIZE`` words, then the memo starts again). Other analyzers
+    run whole. Either way the counts are exactly the vectorizer's own.
+    """
+
+    WORD_MEMO_SIZE = 200_000
 
     def __init__(self, vectorizer: Any, offset: int) -> None:
         self.analyze = vectorizer.build_analyzer()
@@ -338,15 +345,47 @@ class _CompiledVectorizer:
         self.norm = vectorizer.norm
         self.offset = offset
         self.size = len(self.vocabulary)
+        self.by_word = vectorizer.analyzer == "char_wb"
+        if self.by_word:
+            self.preprocess = vectorizer.build_preprocessor()
+            self.decode = vectorizer.decode
+            self.word_ngrams = vectorizer._char_wb_ngrams  # the analyzer's own n-grams, applied to one word
+        self.words: dict[str, tuple[int, ...]] = {}
+
+    def _word(self, word: str) -> tuple[int, ...]:
+        vocabulary = self.vocabulary
+        indices = tuple(vocabulary[g] for g in self.word_ngrams(word) if g in vocabulary)
+        if len(self.words) >= self.WORD_MEMO_SIZE:
+            self.words = {}
+        self.words[word] = indices
+        return indices
+
+    def counts(self, text: str) -> dict[int, int]:
+        """Vocabulary index -> count of ``text``'s terms."""
+        counts: dict[int, int] = {}
+        get = counts.get
+        if self.by_word:
+            words = self.words
+            for word in self.preprocess(self.decode(text)).split():
+                indices = words.get(word)
+                if indices is None:
+                    indices = self._word(word)
+                for i in indices:
+                    counts[i] = get(i, 0) + 1
+            return counts
+        vocabulary = self.vocabulary
+        for term in self.analyze(text):
+            found = vocabulary.get(term)
+            if found is not None:
+                counts[found] = get(found, 0) + 1
+        return counts
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        counts = Counter(self.analyze(text))
-        vocabulary = self.vocabulary
-        hits = [(vocabulary[t], n) for t, n in counts.items() if t in vocabulary]
-        if not hits:
+        counts = self.counts(text)
+        if not counts:
             return np.empty(0, dtype=np.intp), np.empty(0)
-        index = np.fromiter((i for i, _ in hits), dtype=np.intp, count=len(hits))
-        values = np.fromiter((n for _, n in hits), dtype=np.float64, count=len(hits))
+        index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         if self.sublinear:
             values = 1.0 + np.log(values)
         if self.idf is not None:
@@ -395,12 +434,34 @@ class LinearScorer:
 
     def proba(self, index: np.ndarray, values: np.ndarray) -> np.ndarray:
         scores = values @ self.weights[index] + self.bias if len(index) else self.bias.copy()
+        return self.finish(scores)
+
+    def finish(self, scores: np.ndarray) -> np.ndarray:
+        """Probabilities from this head's raw scores (a fresh array: it is changed in place)."""
         if self.binary_logit:
             scores = np.array([0.0, scores[0]])
         scores = scores / self.temperature
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
+
+
+class StackedHeads:
+    """Linear heads on one feature space, scored with one gather: their weight columns side by side."""
+
+    def __init__(self, heads: dict[str, LinearScorer]) -> None:
+        self.heads: list[tuple[str, slice, LinearScorer]] = []
+        start = 0
+        for name, head in heads.items():
+            width = head.weights.shape[1]
+            self.heads.append((name, slice(start, start + width), head))
+            start += width
+        self.weights = np.ascontiguousarray(np.hstack([h.weights for h in heads.values()]))
+        self.bias = np.concatenate([h.bias for h in heads.values()])
+
+    def proba(self, index: np.ndarray, values: np.ndarray) -> dict[str, np.ndarray]:
+        scores = values @ self.weights[index] + self.bias if len(index) else self.bias.copy()
+        return {name: head.finish(scores[part].copy()) for name, part, head in self.heads}
 
 
 def texts_frame(texts: Sequence[str]) -> pd.DataFrame:

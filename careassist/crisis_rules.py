@@ -15,8 +15,11 @@ and every sentence of a long post is still checked.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from careassist.taxonomy import CRISIS_KINDS
@@ -1337,9 +1340,40 @@ def _first_hit(rules: list[_Rule], sentence: str, window: str) -> RuleHit | None
     return None
 
 
+class _Remembered:
+    """The rule layer's verdicts on recent messages, keyed by a digest of the text (never the text).
+
+    The service checks a message before its cache lookup and the assistant checks it again on a
+    miss; a repeated message (a cache hit) is checked once per ``size`` distinct messages.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.verdicts: OrderedDict[bytes, RuleHit | None] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, text: str) -> RuleHit | None:
+        if not isinstance(text, str):
+            raise TypeError(f"detect_rules expects a str, got {type(text).__name__}")
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        with self.lock:
+            if digest in self.verdicts:
+                self.verdicts.move_to_end(digest)
+                return self.verdicts[digest]
+        verdict = _detect(text, exhaustive=False)
+        with self.lock:
+            self.verdicts[digest] = verdict
+            if len(self.verdicts) > self.size:
+                self.verdicts.popitem(last=False)
+        return verdict
+
+
+_remembered = _Remembered(size=65_536)
+
+
 def detect_rules(text: str) -> RuleHit | None:
     """The first crisis rule that fires on ``text``, or None; every sentence is checked, however long."""
-    return _detect(text, exhaustive=False)
+    return _remembered(text)
 
 
 def _detect(text: str, *, exhaustive: bool) -> RuleHit | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from careassist.classifier import TEXT_COLUMN, FeatureScorer, LinearScorer, texts_frame
+from careassist.classifier import TEXT_COLUMN, FeatureScorer, LinearScorer, StackedHeads, texts_frame
 from careassist.taxonomy import OUT_OF_SCOPE
 from careassist.text import strip_markup
 
@@ -108,6 +108,8 @@ def _unpack_features(features: Any, vocabularies: list[np.ndarray]) -> Any:
 class _Compiled:
     scorers: list[FeatureScorer]
     heads: dict[str, tuple[int, LinearScorer]]
+    #: Per scorer, its heads stacked (one gather of weight rows scores them all).
+    stacked: list[StackedHeads] = field(default_factory=list)
 
 
 @dataclass
@@ -234,20 +236,24 @@ class AssistantModel:
                 seen[id(features)] = len(scorers)
                 scorers.append(FeatureScorer(features))
             heads[name] = (seen[id(features)], LinearScorer(pipeline.named_steps["classifier"]))
-        return _Compiled(scorers, heads)
+        stacked = [
+            StackedHeads({name: head for name, (which, head) in heads.items() if which == position})
+            for position in range(len(scorers))
+        ]
+        return _Compiled(scorers, heads, stacked)
 
     def predict_one(self, text: str) -> ModelPrediction:
         """The prediction for one message, computed from compiled arrays."""
         compiled = self.compiled()
         text = prepare_text(text)
-        features = [scorer.transform_one(text) for scorer in compiled.scorers]
-        which, category_head = compiled.heads["category"]
-        proba = category_head.proba(*features[which])
+        scores: dict[str, np.ndarray] = {}
+        for scorer, heads in zip(compiled.scorers, compiled.stacked, strict=True):
+            scores |= heads.proba(*scorer.transform_one(text))
+        proba = scores["category"]
         top = int(proba.argmax())
-        which, head = compiled.heads["out_of_scope"]
-        oos = float(head.proba(*features[which])[1])
-        which, head = compiled.heads["crisis"]
-        crisis = float(head.proba(*features[which])[1])
+        category_head = compiled.heads["category"][1]
+        oos = float(scores["out_of_scope"][1])
+        crisis = float(scores["crisis"][1])
         t = self.thresholds
         confidence = float(proba[top])
         return ModelPrediction(

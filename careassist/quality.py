@@ -6,6 +6,7 @@ and counts the event.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -58,7 +59,23 @@ def _unsafe_sentences(text: str) -> list[str]:
 
 
 def check_response(response: Response, *, crisis: bool) -> QualityReport:
-    """Check structure, numbering, disclaimer, safety, provider guidance, crisis block, safe advice."""
+    """Check structure, numbering, disclaimer, safety, provider guidance, crisis block, safe advice.
+
+    The verdict depends on the response alone, and responses come from a finite content base, so
+    verdicts are remembered per (response, crisis): every answer is still checked, at a lookup's cost.
+    """
+    try:
+        return _remembered_check(response, crisis)
+    except TypeError:  # an unhashable response (a list where a tuple belongs) is checked afresh
+        return _check(response, crisis)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_check(response: Response, crisis: bool) -> QualityReport:
+    return _check(response, crisis)
+
+
+def _check(response: Response, crisis: bool) -> QualityReport:
     problems: list[str] = []
     if not response.title.strip():
         problems.append("no title")

@@ -265,3 +265,21 @@ def test_temperature_is_the_grid_value_with_the_least_validation_log_loss() -> N
         y = rng.integers(0, 5, size=300)
         losses = [-np.log(np.clip(softmax(scores / t)[np.arange(300), y], 1e-12, None)).mean() for t in grid]
         assert fit_temperature(scores, y) == grid[int(np.argmin(losses))]
+
+
+def test_per_word_char_ngrams_are_the_vectorizers_own_counts_even_when_the_memo_starts_again(
+    model: AssistantModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+
+    from careassist.model import prepare_text
+
+    parts = [part for scorer in model.compiled().scorers for part in scorer.parts if part.by_word]
+    assert parts, "the word_char features have a char_wb part"
+    monkeypatch.setattr(type(parts[0]), "WORD_MEMO_SIZE", 7)
+    for text in load_seed_corpus()["text"].sample(60, random_state=3):
+        prepared = prepare_text(text)
+        for part in parts:
+            expected = Counter(part.vocabulary[t] for t in part.analyze(prepared) if t in part.vocabulary)
+            assert part.counts(prepared) == dict(expected)
+            assert len(part.words) <= 7

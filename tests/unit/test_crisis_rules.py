@@ -6,6 +6,7 @@ here as a named regression test with a short paraphrase of its pattern (never th
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -432,7 +433,8 @@ def test_rule_with_unknown_kind_is_rejected() -> None:
 def test_module_needs_only_the_standard_library() -> None:
     source = Path(crisis_rules.__file__).read_text(encoding="utf-8")
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports <= {"__future__", "re", "unicodedata", "dataclasses", "careassist"}
+    assert imports - {"careassist"} <= set(sys.stdlib_module_names) | {"__future__"}
+    assert imports & {"numpy", "sklearn", "mlflow", "pandas"} == set()
 
 
 # --- The seed corpus -------------------------------------------------------------------------------
@@ -714,3 +716,14 @@ def test_regression_corpus_study_saying_suicide_risk_rises_is_informational() ->
     # A reader reporting what a study found is asking for information, not disclosing danger.
     assert_not_flagged("I saw a study saying suicide risk rises after a cancer diagnosis. Why is that?")
     assert_flagged("I saw a study about it and I want to kill myself tonight.")
+
+
+def test_verdicts_are_remembered_by_a_digest_never_the_text_and_the_memory_is_bounded() -> None:
+    remembered = crisis_rules._Remembered(size=2)
+    messages = ["I want to end my life tonight", "how do I help my dad sit up in bed", "she broke a leg on stage"]
+    for message in messages * 2:
+        assert remembered(message) == crisis_rules._detect(message, exhaustive=False)
+    assert len(remembered.verdicts) == 2
+    assert all(isinstance(key, bytes) and len(key) == 16 for key in remembered.verdicts)
+    with pytest.raises(TypeError, match="expects a str"):
+        remembered(None)  # type: ignore[arg-type]

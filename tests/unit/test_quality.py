@@ -90,3 +90,14 @@ def test_a_non_crisis_answer_checked_as_crisis_fails(content) -> None:  # type: 
     problems = check_response(response, crisis=True).problems
     assert "a crisis answer must start with the 988 / 911 block" in problems
     assert "a crisis answer must list 988 and 911 first among its resources" in problems
+
+
+def test_a_remembered_verdict_is_the_verdict_of_the_same_response_and_flag(content) -> None:  # type: ignore[no-untyped-def]
+    good = build_response(content.select("medication_management", "i forgot my pills this morning"))
+    unsafe = replace(good, steps=(*good.steps, "4. Stop taking the pills if they upset your stomach."))
+    for _ in range(2):  # the second round answers from memory, with the same verdicts
+        assert check_response(good, crisis=False).passed
+        assert not check_response(good, crisis=True).passed
+        assert not check_response(unsafe, crisis=False).passed
+    listed = replace(unsafe, steps=list(unsafe.steps))  # unhashable: checked afresh, same verdict
+    assert check_response(listed, crisis=False) == check_response(unsafe, crisis=False)
