@@ -5,6 +5,9 @@ and one record on the logger ``careassist.audit``, for a log pipeline that ships
 session id is an HMAC-SHA256 under ``session_hash_salt``: events of one session can be linked, but
 the id cannot be recovered or confirmed without the secret. Every field comes from a closed set or
 a checked pattern, so no caller can carry message text into the record by mistake.
+
+``AuditFile`` is the append-only, per-day JSON-lines file behind it; the pipeline's audit trail
+(``careassist.pipeline_audit``) writes through it too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +29,7 @@ from careassist.taxonomy import CRISIS_KINDS
 if TYPE_CHECKING:
     from careassist.settings import Settings
 
-__all__ = ["AUDIT_LOGGER", "AuditLog", "CrisisAuditRecord", "hash_session_id"]
+__all__ = ["AUDIT_LOGGER", "AuditFile", "AuditLog", "CrisisAuditRecord", "hash_session_id", "utc_timestamp"]
 
 AUDIT_LOGGER = "careassist.audit"
 CRISIS_LAYERS = ("rules", "model")
@@ -64,24 +68,71 @@ def _token(value: object) -> str | None:
     return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
 
 
-class AuditLog:
-    """Appends crisis records to the day's file; thread-safe; ``record_crisis`` never raises.
+def utc_timestamp(at: datetime) -> str:
+    """``at`` in UTC, to the millisecond, with a ``Z``: the time format of every audit record."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    Each record is one ``write`` of one line to a file opened for appending, so records of several
-    worker processes do not interleave. A failed write is logged (without the record's contents)
-    and counted in ``failures``: an audit problem must not fail the crisis answer.
+
+class AuditFile:
+    """An append-only audit trail: one JSON line per record in ``<directory>/<stream>-YYYY-MM-DD.jsonl``.
+
+    Thread-safe; ``append`` never raises. Each record is one ``write`` of one line to a file opened
+    for appending, so records of several processes do not interleave. A failed write is logged
+    (without the record's contents) and counted in ``failures``: an audit problem must not fail the
+    work it records. Every record also goes to the logger ``careassist.audit`` (field ``audit``).
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self.directory: Path = settings.root / "audit"
-        self._salt = settings.session_hash_salt
+    def __init__(self, directory: Path, stream: str) -> None:
+        self.directory = directory
+        self.stream = stream
         self._lock = threading.Lock()
         self.written = 0
         self.failures = 0
 
     def path_for(self, at: datetime) -> Path:
         """The file of the UTC day of ``at``."""
-        return self.directory / f"crisis-{at.astimezone(UTC):%Y-%m-%d}.jsonl"
+        return self.directory / f"{self.stream}-{at.astimezone(UTC):%Y-%m-%d}.jsonl"
+
+    def append(self, fields: Mapping[str, Any], at: datetime, message: str) -> bool:
+        """Write one record to the file of ``at``'s day and log it as ``message``; False if not written."""
+        line = json.dumps(fields, separators=(",", ":"), sort_keys=True) + "\n"
+        path = self.path_for(at)
+        written = False
+        try:
+            with self._lock:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+                    handle.flush()
+                self.written += 1
+            written = True
+        except OSError as exc:
+            with self._lock:
+                self.failures += 1
+            log.error("%s audit record not written to %s: %s", self.stream, path, exc.strerror or type(exc).__name__)
+        log.info(message, extra={"audit": dict(fields)})
+        return written
+
+
+class AuditLog:
+    """Appends crisis records to the day's file (``AuditFile``); thread-safe; ``record_crisis`` never raises."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._file = AuditFile(settings.root / "audit", "crisis")
+        self.directory: Path = self._file.directory
+        self._salt = settings.session_hash_salt
+
+    @property
+    def written(self) -> int:
+        return self._file.written
+
+    @property
+    def failures(self) -> int:
+        return self._file.failures
+
+    def path_for(self, at: datetime) -> Path:
+        """The file of the UTC day of ``at``."""
+        return self._file.path_for(at)
 
     def record_crisis(
         self,
@@ -101,26 +152,12 @@ class AuditLog:
         when = (at or datetime.now(UTC)).astimezone(UTC)
         session = session_id if isinstance(session_id, str) and session_id else None
         record = CrisisAuditRecord(
-            time=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            time=utc_timestamp(when),
             request_id=_token(request_id),
             session_hash=None if session is None else hash_session_id(session, self._salt),
             model_version=_token(model_version),
             crisis_layer=layer if layer in CRISIS_LAYERS else UNKNOWN,
             crisis_kind=None if kind is None else kind if kind in CRISIS_KINDS else UNKNOWN,
         )
-        fields = record.as_dict()
-        line = json.dumps(fields, separators=(",", ":"), sort_keys=True) + "\n"
-        path = self.path_for(when)
-        try:
-            with self._lock:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
-                    handle.flush()
-                self.written += 1
-        except OSError as exc:
-            with self._lock:
-                self.failures += 1
-            log.error("crisis audit record not written to %s: %s", path, exc.strerror or type(exc).__name__)
-        log.info("crisis event", extra={"audit": fields})
+        self._file.append(record.as_dict(), when, "crisis event")
         return record
