@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,45 @@ def redis_url() -> str:
     if not _reachable("127.0.0.1", 6379):
         pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it; see DEVELOPERS.md)")
     return REDIS_URL
+
+
+class HealthEndpoint:
+    """A loopback HTTP server answering GET ``path`` with ``status`` (404 elsewhere); it records the paths asked."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.status, self.requests = path, 200, list[str]()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                endpoint.requests.append(self.path)
+                self.send_response(endpoint.status if self.path == endpoint.path else 404)
+                self.end_headers()
+                self.wfile.write(b"OK")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop answering (the port is then closed); safe to call again."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def health_endpoint() -> Iterator[Callable[[str], HealthEndpoint]]:
+    """Start loopback health endpoints, ``health_endpoint("/healthz")``; all stop after the test."""
+    started: list[HealthEndpoint] = []
+
+    def start(path: str) -> HealthEndpoint:
+        started.append(HealthEndpoint(path))
+        return started[-1]
+
+    yield start
+    for endpoint in started:
+        endpoint.stop()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -155,37 +152,13 @@ def test_prepare_stores_names_the_folder_it_cannot_create(make_settings, tmp_pat
         prepare_stores(make_settings(data_root=blocker))
 
 
-class _Health(http.server.BaseHTTPRequestHandler):
-    status = 200
-
-    def do_GET(self) -> None:
-        self.send_response(self.status if self.path == "/health" else 404)
-        self.end_headers()
-        self.wfile.write(b"OK")
-
-    def log_message(self, *args: object) -> None:
-        pass
+def test_wait_until_ready_returns_once_health_answers(health_endpoint) -> None:  # type: ignore[no-untyped-def]
+    wait_until_ready(health_endpoint("/health").url + "/", timeout=5)
 
 
-@pytest.fixture
-def health_server() -> Iterator[tuple[str, type[_Health]]]:
-    handler = type("Handler", (_Health,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    server.shutdown()
-    server.server_close()
-
-
-def test_wait_until_ready_returns_once_health_answers(health_server: tuple[str, type[_Health]]) -> None:
-    url, _ = health_server
-    wait_until_ready(url + "/", timeout=5)
-
-
-def test_wait_until_ready_names_the_url_and_the_last_answer(health_server: tuple[str, type[_Health]]) -> None:
-    url, handler = health_server
-    handler.status = 503
+def test_wait_until_ready_names_the_url_and_the_last_answer(health_endpoint) -> None:  # type: ignore[no-untyped-def]
+    endpoint = health_endpoint("/health")
+    url, endpoint.status = endpoint.url, 503
     with pytest.raises(MlflowServerError, match=rf"{url}/health did not answer within 0.5 s: HTTP 503"):
         wait_until_ready(url, timeout=0.5)
     with pytest.raises(MlflowServerError, match=r"did not answer within 0.3 s: .*refused"):
