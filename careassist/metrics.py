@@ -8,6 +8,7 @@ are collected from that folder (prometheus_client's multiprocess mode).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +32,15 @@ class ServiceMetrics:
     quality_fallbacks: Counter
     cache: Counter
     model_info: Gauge
+    model_loaded: Gauge
     dependency_up: Gauge
     degraded_events: Counter
     #: Whether values live in PROMETHEUS_MULTIPROC_DIR files (decided when prometheus_client was
     #: imported, not by the variable now: Feast's import sets it for its own use).
     multiprocess: bool = False
     models_seen: set[tuple[str, str, str]] = field(default_factory=set)
+    #: The serving model and when it was loaded (one entry; a mutable holder in a frozen dataclass).
+    serving: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def render(self) -> bytes:
         """The text exposition of every family (all workers' values in multiprocess mode)."""
@@ -46,14 +50,21 @@ class ServiceMetrics:
             return bytes(generate_latest(registry))
         return bytes(generate_latest(self.registry))
 
-    def set_model(self, name: str, version: str, alias: str) -> None:
+    def set_model(self, name: str, version: str, alias: str, loaded_at: float | None = None) -> None:
         """The serving model's series is 1, those of versions served before 0 (multiprocess mode
-        cannot remove series)."""
+        cannot remove series); ``careassist_model_loaded_timestamp_seconds`` says since when it
+        serves: ``loaded_at`` (seconds since the epoch) or, when not given, the first call that
+        named this model after another one (a staleness alert compares it with ``time()``)."""
         current = (name, version, alias)
         for labels in self.models_seen - {current}:
             self.model_info.labels(*labels).set(0)
         self.models_seen.add(current)
         self.model_info.labels(*current).set(1)
+        if loaded_at is None:
+            loaded_at = self.serving[current] if current in self.serving else time.time()
+        self.serving.clear()
+        self.serving[current] = loaded_at
+        self.model_loaded.set(loaded_at)
 
     def set_dependency(self, dependency: str, up: bool) -> None:
         self.dependency_up.labels(dependency=dependency).set(1 if up else 0)
@@ -93,6 +104,11 @@ def create_metrics() -> ServiceMetrics:
         model_info=Gauge(
             "careassist_model_info", "The model version being served (value 1).", ["name", "version", "alias"],
             multiprocess_mode="liveall", **kwargs,
+        ),
+        model_loaded=Gauge(
+            "careassist_model_loaded_timestamp_seconds",
+            "When the serving model version was loaded or swapped in (seconds since the epoch).",
+            multiprocess_mode="livemax", **kwargs,
         ),
         dependency_up=Gauge(
             "careassist_dependency_up", "1 when a dependency (registry, cache, feature_store) is healthy.",
