@@ -117,6 +117,27 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="largest request body the service reads")
 
+    # Drift detection (careassist.traffic, careassist.drift, dags/drift_detection.py)
+    traffic_flush_seconds: float = Field(
+        10.0, gt=0.0, description="how often a service worker writes its anonymous traffic aggregates to the store"
+    )
+    traffic_retention_hours: int = Field(
+        24 * 14, ge=1, description="how long the hourly traffic aggregates are kept (Redis TTL, SQLite pruning)"
+    )
+    drift_window_hours: int = Field(24, ge=1, description="served traffic a drift check compares: the hours before it")
+    drift_psi_threshold: float = Field(
+        0.2, gt=0.0, description="population stability index from which a signal counts as drifted"
+    )
+    drift_chi2_alpha: float = Field(
+        0.01, gt=0.0, lt=1.0, description="the category mix drifts only when its chi-square p-value is also below this"
+    )
+    drift_min_requests: int = Field(
+        500, ge=1, description="fewer served requests in the window than this: no verdict, never a retrain"
+    )
+    pushgateway_url: str = Field(
+        "", description="Prometheus Pushgateway the drift check pushes to (job careassist_drift); empty: file only"
+    )
+
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, value: str) -> str:
@@ -177,6 +198,11 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_s3_endpoint(cls, value: str) -> str:
         return _check_url("s3_endpoint_url", value, ("http", "https")) if value else value
+
+    @field_validator("pushgateway_url")
+    @classmethod
+    def _valid_pushgateway_url(cls, value: str) -> str:
+        return _check_url("pushgateway_url", value, ("http", "https")) if value else value
 
     @field_validator("raw_uri", "datasets_uri")
     @classmethod
@@ -262,6 +288,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where ``healthcare-ai train`` writes model files outside the registry."""
         return self.root / "models"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """Traffic aggregates (embedded profile) and the drift check's metrics file."""
+        return self.root / "monitoring"
 
     @property
     def airflow_home(self) -> Path:

@@ -57,6 +57,7 @@ class Service:
     audit: Any
     metrics: ServiceMetrics
     crisis_only: Any
+    traffic: Any
 
 
 def _service() -> Service:
@@ -193,7 +194,7 @@ def assist() -> Response:
         if hit is not None and not hit.get("crisis"):
             g.cached = True
             body = hit | {"request_id": g.request_id, "cached": True}
-            _after_answer(service, session_id, body["category"], False)
+            _after_answer(service, session_id, body, message, loaded)
             return _json(body)
     else:
         service.metrics.cache.labels(result="bypass").inc()
@@ -227,7 +228,7 @@ def assist() -> Response:
         )
     elif key is not None:
         service.cache.set(key, {k: v for k, v in body.items() if k not in ("request_id", "cached")})
-    _after_answer(service, session_id, answer.category, answer.crisis)
+    _after_answer(service, session_id, body, message, loaded)
     return _json(body)
 
 
@@ -241,9 +242,14 @@ def _session_features(service: Service, session_id: str) -> dict[str, Any]:
     }
 
 
-def _after_answer(service: Service, session_id: str | None, category: str, crisis: bool) -> None:
+def _after_answer(service: Service, session_id: str | None, body: dict[str, Any], message: str, loaded: Any) -> None:
     if session_id:
-        service.sessions.push_later(session_id, category, crisis)
+        service.sessions.push_later(session_id, body["category"], body["crisis"])
+    # Anonymous counts for drift detection (label, bins, token counts; never the text).
+    service.traffic.record(
+        category=body["category"], crisis=body["crisis"], out_of_scope=body["out_of_scope"],
+        confidence=body["confidence"], message=message, model=None if loaded is None else loaded.assistant.model,
+    )
 
 
 @api.get("/v1/model")
@@ -334,7 +340,7 @@ def _unexpected(exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, model: AssistantModel | None = None, **parts: Any) -> Flask:
     """The service for ``settings`` (default: the environment's). ``model`` serves a given model
     instead of the registry's (tests); ``parts`` replace a built part (source, cache, keys,
-    limiter, sessions, audit) by name."""
+    limiter, sessions, audit, traffic) by name."""
     from careassist.assistant import Assistant
     from careassist.metrics import create_metrics
     from careassist.settings import get_settings
@@ -353,6 +359,7 @@ def create_app(settings: Settings | None = None, model: AssistantModel | None = 
         audit=parts.get("audit") or _audit(settings),
         metrics=parts.get("metrics") or create_metrics(),
         crisis_only=Assistant(None),
+        traffic=parts.get("traffic") or _traffic(settings),
     )
     app.extensions["careassist"] = service
     app.register_blueprint(api)
@@ -400,3 +407,9 @@ def _audit(settings: Settings) -> Any:
     from careassist.audit import AuditLog
 
     return AuditLog(settings)
+
+
+def _traffic(settings: Settings) -> Any:
+    from careassist.traffic import TrafficRecorder
+
+    return TrafficRecorder(settings)
