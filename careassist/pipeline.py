@@ -245,18 +245,25 @@ def _run_evaluation_frame(settings: Settings, run_id: str) -> pd.DataFrame:
 
 
 def evaluate_step(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Evaluate the run's model on the held-out split with the harness; log report and plot."""
+    """Evaluate the run's model on the held-out split with the harness; log report and plot.
+
+    The answers are also counted as anonymous traffic: the drift baseline (``drift/baseline.json``)
+    that served traffic is compared with, at no extra pass over the data.
+    """
     import mlflow
 
+    from careassist import drift
     from careassist.assistant import Assistant
     from careassist.evaluation import evaluate_assistant
 
     model = load_run_model(settings, run_id)
     frame = _run_evaluation_frame(settings, run_id)
+    observed = drift.ObservedAssistant(Assistant(model))
     with tempfile.TemporaryDirectory() as folder:
-        report = evaluate_assistant(Assistant(model), frame, Path(folder))
+        report = evaluate_assistant(observed, frame, Path(folder))
         client = _client(settings)
         client.log_artifacts(run_id, folder, "evaluation")
+    drift.log_baseline(settings, run_id, observed.traffic)
     metrics = _report_metrics(report)
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics(metrics)
