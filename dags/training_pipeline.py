@@ -2,7 +2,8 @@
 
 Thin on purpose: every step is a function of ``careassist.pipeline``. Tasks pass references (dataset
 version, URIs, run id, version number), never data. Triggered by new raw data (the raw-data asset,
-emitted by ``raw_data_watch``) and daily at 03:00 UTC.
+emitted by ``raw_data_watch``), by drift in served traffic (the drift asset, emitted by
+``drift_detection``) and daily at 03:00 UTC.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
+from careassist.drift import DRIFT_ASSET_NAME, DRIFT_ASSET_URI
 from careassist.orchestration import DEFAULT_ARGS, RAW_ASSET_NAME, RAW_ASSET_URI
 
 RAW_DATA = Asset(name=RAW_ASSET_NAME, uri=RAW_ASSET_URI)
+DRIFT_RETRAIN = Asset(name=DRIFT_ASSET_NAME, uri=DRIFT_ASSET_URI)
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -29,7 +32,10 @@ def _run_reference() -> str:
 
 @dag(
     dag_id="training_pipeline",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=[RAW_DATA]),
+    # Either asset's event is enough (|); a list would wait for both.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"), assets=RAW_DATA | DRIFT_RETRAIN
+    ),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,

@@ -23,10 +23,16 @@ import json, sys
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 dags = {}
+def asset_names(condition):
+    if hasattr(condition, "objects"):
+        return sorted(name for part in condition.objects for name in asset_names(part))
+    return [getattr(condition, "name", "")] if condition is not None else []
 for dag_id, dag in bag.dags.items():
     dags[dag_id] = {
         "tags": sorted(dag.tags), "timetable": type(dag.timetable).__name__, "catchup": dag.catchup,
         "max_active_runs": dag.max_active_runs,
+        "schedule_assets": asset_names(getattr(dag.timetable, "asset_condition", None)),
+        "any_asset": type(getattr(dag.timetable, "asset_condition", None)).__name__ == "AssetAny",
         "tasks": {t.task_id: {"owner": t.owner, "retries": t.retries, "downstream": sorted(t.downstream_task_ids),
                              "outlets": [getattr(o, "name", "") for o in t.outlets]} for t in dag.tasks},
     }
@@ -53,7 +59,8 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[ty
 def test_every_dag_file_imports_without_errors(dagbag: dict) -> None:  # type: ignore[type-arg]
     assert dagbag["errors"] == {}
     files = {p.stem for p in Path(DAGS_FOLDER).glob("*.py")}
-    assert set(dagbag["dags"]) == files == {"training_pipeline", "feature_materialization", "raw_data_watch"}
+    assert set(dagbag["dags"]) == files == {"training_pipeline", "feature_materialization", "raw_data_watch",
+                                            "drift_detection"}
 
 
 def test_dag_files_do_not_import_heavy_libraries_at_parse_time(dagbag: dict) -> None:  # type: ignore[type-arg]
@@ -91,3 +98,25 @@ def test_the_raw_watch_emits_the_asset_the_training_pipeline_waits_for(dagbag: d
 
 def test_materialization_owns_explicit_intervals(dagbag: dict) -> None:  # type: ignore[type-arg]
     assert dagbag["dags"]["feature_materialization"]["timetable"] == "CronDataIntervalTimetable"
+
+
+def test_the_training_pipeline_runs_on_either_asset(dagbag: dict) -> None:  # type: ignore[type-arg]
+    from careassist.drift import DRIFT_ASSET_NAME
+    from careassist.orchestration import RAW_ASSET_NAME
+
+    dag = dagbag["dags"]["training_pipeline"]
+    assert dag["schedule_assets"] == sorted([RAW_ASSET_NAME, DRIFT_ASSET_NAME])
+    assert dag["any_asset"], "new raw data or drift alone must start a run, not both together"
+
+
+def test_drift_detection_collects_compares_then_reports_with_the_retrain_asset(dagbag: dict) -> None:  # type: ignore[type-arg]
+    from careassist.drift import DRIFT_ASSET_NAME
+
+    dag = dagbag["dags"]["drift_detection"]
+    tasks = dag["tasks"]
+    assert dag["timetable"] == "CronDataIntervalTimetable"
+    assert tasks["collect_traffic"]["downstream"] == ["compare_with_baseline"]
+    assert tasks["compare_with_baseline"]["downstream"] == ["report_drift"]
+    assert tasks["report_drift"]["downstream"] == []
+    assert tasks["report_drift"]["outlets"] == [DRIFT_ASSET_NAME]
+    assert [t["outlets"] for name, t in tasks.items() if name != "report_drift"] == [[], []]
