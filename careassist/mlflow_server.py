@@ -37,8 +37,9 @@ class MlflowServerError(RuntimeError):
     """The tracking server could not be prepared or did not become ready; the message names the URL."""
 
 
-def server_command(settings: Settings) -> list[str]:
-    """``mlflow server`` with the profile's backend store and proxied artifacts, run by this Python."""
+def server_command(settings: Settings, workers: int | None = None) -> list[str]:
+    """``mlflow server`` with the profile's backend store and proxied artifacts, run by this Python
+    (``workers`` processes, by default the profile's)."""
     return [
         sys.executable,
         "-m",
@@ -49,7 +50,7 @@ def server_command(settings: Settings) -> list[str]:
         "--port",
         str(settings.mlflow_port),
         "--workers",
-        str(WORKERS[settings.profile]),
+        str(workers or WORKERS[settings.profile]),
         "--backend-store-uri",
         settings.mlflow_backend_uri,
         "--serve-artifacts",

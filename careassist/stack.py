@@ -143,7 +143,8 @@ def components(settings: Settings) -> list[Component]:
         return all(report.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "dag_processor"))
 
     return [
-        Component("mlflow", server_command(settings), lambda: {**os.environ, **server_environment(settings)},
+        # One worker: on one machine the UI and a pipeline are its only clients (each is ~400 MB).
+        Component("mlflow", server_command(settings, workers=1), lambda: {**os.environ, **server_environment(settings)},
                   settings.mlflow_port, "/health"),
         Component("airflow-scheduler", airflow_command(["scheduler"]), airflow, 0, ""),
         Component("airflow-dag-processor", airflow_command(["dag-processor"]), airflow, 0, ""),
