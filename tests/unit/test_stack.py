@@ -26,7 +26,9 @@ def test_the_plan_starts_mlflow_first_and_the_assistant_last_on_the_configured_p
     plan = stack.components(settings)
     assert [c.name for c in plan] == stack.components_names()
     by_name = {c.name: c for c in plan}
-    assert by_name["mlflow"].port == 15000 and "15000" in by_name["mlflow"].command
+    mlflow = by_name["mlflow"].command
+    assert by_name["mlflow"].port == 15000 and "15000" in mlflow
+    assert mlflow[mlflow.index("--workers") + 1] == "1"  # one worker on one machine, either profile
     api_server = by_name["airflow-api-server"]
     assert api_server.command[-5:] == ["api-server", "-H", "127.0.0.1", "-p", "18080"]
     assert (api_server.port, api_server.health_path) == (18080, "/api/v2/monitor/health")
