@@ -13,9 +13,10 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
@@ -58,6 +59,19 @@ class Service:
     metrics: ServiceMetrics
     crisis_only: Any
     traffic: Any
+    children: dict[tuple[str, bool, int], tuple[Any, Any]] = field(default_factory=dict)
+
+    def request_metrics(self, endpoint: str, cached: bool, status: int) -> tuple[Any, Any]:
+        """The latency histogram and request counter of one label set (looked up once, then kept)."""
+        key = (endpoint, cached, status)
+        found = self.children.get(key)
+        if found is None:
+            found = (
+                self.metrics.latency.labels(endpoint=endpoint, cached=str(cached).lower()),
+                self.metrics.requests.labels(endpoint=endpoint, status=str(status)),
+            )
+            self.children[key] = found
+        return found
 
 
 def _service() -> Service:
@@ -66,8 +80,12 @@ def _service() -> Service:
 
 
 def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    try:
+        data: str | bytes = msgspec.json.encode(body)  # compact UTF-8 JSON, as json.dumps below, faster
+    except (TypeError, ValueError, UnicodeEncodeError):  # e.g. a lone surrogate: the stdlib escapes it
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        data,
         status=status,
         headers=headers,
         mimetype="application/json",
@@ -81,6 +99,8 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 # -- request checks ----------------------------------------------------------------------------
 def _json_depth_ok(raw: bytes) -> bool:
     """Nesting depth of a JSON text at most ``MAX_JSON_DEPTH`` (brackets inside strings ignored)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return True  # too few openings to nest deeper, wherever they are
     depth, in_string, escaped = 0, False, False
     for byte in raw:
         if in_string:
@@ -162,8 +182,9 @@ def _finish(response: Response) -> Response:
     service = _service()
     endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    service.metrics.latency.labels(endpoint=endpoint, cached=str(bool(g.get("cached"))).lower()).observe(elapsed)
-    service.metrics.requests.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+    latency, requests = service.request_metrics(endpoint, bool(g.get("cached")), response.status_code)
+    latency.observe(elapsed)
+    requests.inc()
     response.headers["X-Request-ID"] = g.get("request_id", "")
     return response
 
@@ -296,7 +317,7 @@ def metrics() -> Response:
     service = _service()
     loaded = service.source.current
     if loaded is not None:
-        service.metrics.set_model(loaded.name, str(loaded.version), loaded.alias)
+        service.metrics.set_model(loaded.name, str(loaded.version), loaded.alias, loaded.loaded_at.timestamp())
     return Response(service.metrics.render(), mimetype=None, content_type=CONTENT_TYPE)
 
 

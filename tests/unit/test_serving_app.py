@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,9 @@ def test_model_health_readiness_metrics_and_the_document(client: FlaskClient, ca
     assert re.search(r'careassist_model_info\{alias="production",name="healthcare-assistant",(pid="\d+",)?'
                      r'version="injected"\} 1\.0', metrics), metrics
     assert secret not in metrics and secret not in caplog.text
+    loaded_at = datetime.fromisoformat(info["loaded_at"]).timestamp()
+    found = re.search(r"^careassist_model_loaded_timestamp_seconds(?:\{[^}]*\})? (\S+)$", metrics, re.MULTILINE)
+    assert found and abs(float(found.group(1)) - loaded_at) < 1.0, metrics  # when the served model was loaded
     assert client.get("/openapi.json").get_json()["openapi"].startswith("3.")
 
 
