@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import psycopg2
 import pytest
+import redis
 
 
 @pytest.fixture
@@ -29,3 +31,14 @@ def production(make_settings, s3_endpoint: str, s3_bucket: str, postgres_url: st
         for name in (settings.airflow_database, settings.mlflow_database, settings.feast_database):
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     connection.close()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A unique Redis key prefix; every key under it is deleted afterwards."""
+    value = f"it-{uuid.uuid4().hex[:10]}"
+    yield value
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{value}:*", count=1000):
+        client.delete(key)
+    client.close()

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -19,17 +18,6 @@ from careassist.cache import RedisAnswerCache, answer_key, make_cache
 pytestmark = pytest.mark.integration
 
 ANSWER = {"category": "nutrition_wellness", "confidence": 0.8, "crisis": False, "response": {"title": "Eating well"}}
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    """A unique key prefix; every key under it is deleted afterwards."""
-    value = f"it-{uuid.uuid4().hex[:10]}"
-    yield value
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(match=f"{value}:*", count=1000):
-        client.delete(key)
-    client.close()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,17 +13,6 @@ from careassist.traffic import RedisTrafficStore, TrafficRecorder, make_store, r
 pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 11, 27, 3, 15, tzinfo=UTC).timestamp()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    """A unique key prefix; every key under it is deleted afterwards."""
-    value = f"it-traffic-{uuid.uuid4().hex[:10]}"
-    yield value
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(match=f"{value}:*", count=1000):
-        client.delete(key)
-    client.close()
 
 
 def test_workers_add_their_hours_to_expiring_hashes_and_a_window_sums_them(
