@@ -17,6 +17,7 @@ by one piece of code.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -93,9 +94,14 @@ def _bin(signal: str, value: float) -> int:
 class Vocabulary:
     """The terms of the model's word vectorizer, and that vectorizer's own tokenization of a message."""
 
+    #: Messages whose counts are remembered (by a digest, never the text); a repeated message, a
+    #: cache hit, is tokenized once per this many distinct messages.
+    REMEMBERED = 65_536
+
     def __init__(self, terms: Mapping[str, Any] | frozenset[str], tokenize: Callable[[str], list[str]]) -> None:
         self.terms = terms
         self.tokenize = tokenize
+        self.remembered: dict[bytes, tuple[int, int]] = {}
 
     @classmethod
     def of_model(cls, model: AssistantModel) -> Vocabulary | None:
@@ -111,9 +117,17 @@ class Vocabulary:
 
     def count(self, text: str) -> tuple[int, int]:
         """(tokens, tokens the model has never seen) of one message."""
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        found = self.remembered.get(digest)
+        if found is not None:
+            return found
         tokens = self.tokenize(text)
         terms = self.terms
-        return len(tokens), sum(1 for token in tokens if token not in terms)
+        counted = len(tokens), sum(1 for token in tokens if token not in terms)
+        if len(self.remembered) >= self.REMEMBERED:
+            self.remembered = {}
+        self.remembered[digest] = counted
+        return counted
 
 
 def _word_tokenizer(vectorizer: Any, prepare: Callable[[str], str]) -> Callable[[str], list[str]]:

@@ -214,3 +214,21 @@ def test_the_service_counts_every_answer_it_serves_fresh_cached_or_crisis(make_s
     counts = read_traffic(settings, datetime.fromtimestamp(AT, UTC), datetime.fromtimestamp(LATER, UTC))
     assert counts.requests == 4 and counts.labels()["crisis"] == 1
     assert sum(counts.histogram("oov_rate")) == 4 and counts.counts["oov_tokens"] >= 1  # "zanzibarquartz"
+
+
+def test_a_repeated_message_is_counted_from_memory_by_digest_with_the_same_result() -> None:
+    calls: list[str] = []
+
+    def tokenize(text: str) -> list[str]:
+        calls.append(text)
+        return text.split()
+
+    words = Vocabulary(frozenset({"mom", "fell"}), tokenize)
+    words.REMEMBERED = 2
+    assert words.count("mom fell in the bath") == (5, 3)
+    assert words.count("mom fell in the bath") == (5, 3)
+    assert calls == ["mom fell in the bath"]  # the second time from memory
+    assert all(isinstance(key, bytes) for key in words.remembered)  # digests, not the text
+    words.count("help"), words.count("mom")
+    assert len(words.remembered) <= 2  # bounded: the memory starts again when full
+    assert words.count("mom fell in the bath") == (5, 3)
