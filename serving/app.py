@@ -9,10 +9,11 @@ or stored; every failure is a documented 4xx JSON error, never a 500.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,28 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return _json({"error": {"code": code, "message": message}}, status, headers)
 
 
+class RequestIds:
+    """Version-4 UUID strings without a system call per request: a random base drawn once per
+    process (again after a fork) plus a counter. Unique, not secret: a request id is a label."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._base = 0
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        if self._pid != os.getpid():
+            self._pid, self._base, self._count = os.getpid(), int.from_bytes(os.urandom(16), "big"), itertools.count()
+        value = (self._base + next(self._count)) & _UUID_MASK
+        value = (value & ~(0xF << 76) | (0x4 << 76)) & ~(0x3 << 62) | (0x2 << 62)  # version 4, RFC 4122 variant
+        text = f"{value:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_UUID_MASK = (1 << 128) - 1
+_request_ids = RequestIds()
+
+
 # -- request checks ----------------------------------------------------------------------------
 def _json_depth_ok(raw: bytes) -> bool:
     """Nesting depth of a JSON text at most ``MAX_JSON_DEPTH`` (brackets inside strings ignored)."""
@@ -161,7 +184,7 @@ def parse_assist_request(raw: bytes, content_type: str | None) -> tuple[str, str
 def _start() -> Response | None:
     g.started = time.perf_counter()
     g.cached = False
-    g.request_id = str(uuid.uuid4())
+    g.request_id = _request_ids()
     if not request.path.startswith(PROTECTED):
         return None
     service = _service()

@@ -1,8 +1,10 @@
 """gunicorn settings of the assistant service; every value can be overridden by GUNICORN_* variables.
 
-Threads per worker serve many keep-alive connections while the model answers in about a
-millisecond; two workers match the two cores of the reference machine. Metrics of all workers are
-merged through PROMETHEUS_MULTIPROC_DIR (set by ``make serve``).
+Two workers match the two cores of the reference machine. Keep-alive connections wait in each
+worker's poller, not in a thread, so a few threads per worker suffice: an answer is CPU work under
+the GIL, and more threads only queue for it (``make bench-serve`` with 100 connections: 32 threads
+served fewer requests than 4, at a worse p99). Raise GUNICORN_THREADS where Redis round trips are
+slow. Metrics of all workers are merged through PROMETHEUS_MULTIPROC_DIR (set by ``make serve``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ _port = os.environ.get("CAREASSIST_API_PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(min(2, multiprocessing.cpu_count()))))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 backlog = 2048
 keepalive = 30
 # Longer than CAREASSIST_MODEL_START_TIMEOUT_SECONDS (25 s): a worker loads its model before it accepts.

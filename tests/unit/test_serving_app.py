@@ -269,3 +269,19 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
+
+
+def test_request_ids_are_distinct_version_4_uuids_and_a_forked_worker_draws_a_new_base(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uuid
+
+    from serving.app import RequestIds
+
+    ids = RequestIds()
+    first = [ids() for _ in range(20_000)]
+    assert len(set(first)) == len(first)
+    assert all(uuid.UUID(value).version == 4 and uuid.UUID(value).variant == uuid.RFC_4122 for value in first[:200])
+    monkeypatch.setattr("serving.app.os.getpid", lambda: -12345)  # as in a worker forked after the first call
+    after_fork = [ids() for _ in range(1_000)]
+    assert not set(after_fork) & set(first)
