@@ -691,7 +691,10 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     loads: dict[str, tuple[Load, Load]] = {}
 
     conf = "serving/gunicorn_conf.py"
-    workers, threads = environment.get("GUNICORN_WORKERS", "2"), environment.get("GUNICORN_THREADS", "32")
+    import runpy
+
+    gunicorn_settings = runpy.run_path(str(REPO / conf))  # what the servers will read (GUNICORN_* included)
+    workers, threads = str(gunicorn_settings["workers"]), str(gunicorn_settings["threads"])
     print(f"(a)-(c): gunicorn {info['gunicorn']} -c {conf} ({workers} gthread workers x {threads} threads),"
           f" Flask {info['flask']}")
     floor = Server("floor", gunicorn_command()[:-1] + ["benchmarks.floor_app:app"], environment, tmp / "floor.log",
