@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,8 @@ class Component:
     port: int
     health_path: str
     healthy: Callable[[int, bytes], bool] = field(repr=False, default=lambda status, _: status == 200)
+    #: The setting that chooses ``port`` (named when the port is taken).
+    port_setting: str = ""
 
 
 # -- where things are -------------------------------------------------------------------------
@@ -145,13 +147,13 @@ def components(settings: Settings) -> list[Component]:
     return [
         # One worker: on one machine the UI and a pipeline are its only clients (each is ~400 MB).
         Component("mlflow", server_command(settings, workers=1), lambda: {**os.environ, **server_environment(settings)},
-                  settings.mlflow_port, "/health"),
+                  settings.mlflow_port, "/health", port_setting="mlflow_port"),
         Component("airflow-scheduler", airflow_command(["scheduler"]), airflow, 0, ""),
         Component("airflow-dag-processor", airflow_command(["dag-processor"]), airflow, 0, ""),
         Component("airflow-api-server", airflow_command(["api-server", "-H", host, "-p", str(settings.airflow_port)]),
-                  airflow, settings.airflow_port, "/api/v2/monitor/health", airflow_healthy),
+                  airflow, settings.airflow_port, "/api/v2/monitor/health", airflow_healthy, "airflow_port"),
         Component("assistant", gunicorn_command(), lambda: service_environment(settings, development_key_anywhere=True),
-                  settings.api_port, "/readyz"),
+                  settings.api_port, "/readyz", port_setting="api_port"),
     ]
 
 
@@ -195,16 +197,23 @@ def start(settings: Settings, component: Component) -> int:
     return process.pid
 
 
-def _get(address: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never goes through a proxy
-    request = urllib.request.Request(address, headers=headers or {})
+#: Every URL here is on this machine: requests never go through a configured HTTP proxy.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _fetch(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    """Status and body; status 0 (and the reason as the body) when nothing answered."""
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with _LOCAL.open(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-    except (urllib.error.URLError, OSError, TimeoutError):
-        return 0, b""
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        return 0, str(exc).encode()
+
+
+def _get(address: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    return _fetch(urllib.request.Request(address), timeout)
 
 
 def wait_ready(settings: Settings, component: Component, timeout: float = READY_TIMEOUT_SECONDS) -> float:
@@ -302,10 +311,9 @@ def up(settings: Settings, *, pipeline: bool = True, say: Say = print) -> dict[s
     plan = components(settings)
     for component in plan:
         if component.port and running_pid(settings, component.name) is None and _port_taken(local_host(settings), component.port):
-            variable = {"mlflow": "MLFLOW_PORT", "airflow-api-server": "AIRFLOW_PORT", "assistant": "API_PORT"}[component.name]
             raise StackError(
                 f"port {component.port} for {component.name} is already in use by another program:"
-                f" stop it, or choose another port with CAREASSIST_{variable}"
+                f" stop it, or choose another port with CAREASSIST_{component.port_setting.upper()}"
             )
     initialise(settings)
     prepare_stores(settings)
@@ -368,21 +376,16 @@ def describe(access: dict[str, Any]) -> str:
 def down(settings: Settings, *, say: Say = print) -> dict[str, str]:
     """Stop every component ``up`` started, the last started first; what happened to each."""
     outcome: dict[str, str] = {}
-    for component in reversed(components_names()):
-        pid = running_pid(settings, component)
+    for name in reversed([component.name for component in components(settings)]):
+        pid = running_pid(settings, name)
         if pid is None:
             continue
-        outcome[component] = stop_group(pid)
-        _pid_file(settings, component).unlink(missing_ok=True)
-        say(f"{component}: {outcome[component]}")
+        outcome[name] = stop_group(pid)
+        _pid_file(settings, name).unlink(missing_ok=True)
+        say(f"{name}: {outcome[name]}")
     if not outcome:
         say("nothing of the platform is running under " + str(settings.root))
     return outcome
-
-
-def components_names() -> list[str]:
-    """Names of the components in start order (without building their commands)."""
-    return ["mlflow", "airflow-scheduler", "airflow-dag-processor", "airflow-api-server", "assistant"]
 
 
 def status(settings: Settings) -> list[dict[str, Any]]:
@@ -412,21 +415,14 @@ class Check:
 
 
 def _json(address: str, *, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(address, data=data, method=method,
                                      headers={"Content-Type": "application/json", **(headers or {})})
+    status, raw = _fetch(request, timeout=30)
     try:
-        with opener.open(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw)
-        except ValueError:
-            return exc.code, raw.decode(errors="replace")[:200]
-    except (urllib.error.URLError, OSError) as exc:
-        return 0, str(exc)
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        return status, raw.decode(errors="replace")[:200]
 
 
 def smoke(settings: Settings, api_key: str | None = None) -> list[Check]:
@@ -482,15 +478,6 @@ def _smoke_registry_and_assistant(settings: Settings, access: dict[str, Any]) ->
     assistant = Check("assistant", answered and same,
                       detail + ("" if same else f"; serves version {served}, production is {version}"))
     return [registry, assistant]
-
-
-@contextlib.contextmanager
-def platform(settings: Settings, *, say: Say = print) -> Iterator[dict[str, Any]]:
-    """``up`` for the length of a ``with`` block, then ``down`` (tests and scripts)."""
-    try:
-        yield up(settings, say=say)
-    finally:
-        down(settings, say=say)
 
 
 def main_exit(checks: list[Check]) -> int:

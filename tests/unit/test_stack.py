@@ -24,7 +24,7 @@ def _sleeper(name: str, script: str = "import time; time.sleep(60)") -> stack.Co
 def test_the_plan_starts_mlflow_first_and_the_assistant_last_on_the_configured_ports(make_settings) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(api_port=18000, mlflow_port=15000, airflow_port=18080)
     plan = stack.components(settings)
-    assert [c.name for c in plan] == stack.components_names()
+    assert [c.name for c in plan] == ["mlflow", "airflow-scheduler", "airflow-dag-processor", "airflow-api-server", "assistant"]
     by_name = {c.name: c for c in plan}
     mlflow = by_name["mlflow"].command
     assert by_name["mlflow"].port == 15000 and "15000" in mlflow
