@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The asset the drift check emits on drift; the training pipeline is scheduled on it.
-DRIFT_ASSET_NAME = "careassist_drift_retrain"
-DRIFT_ASSET_URI = "careassist://training/drift-retrain"
 EXPERIMENT = "healthcare-assistant-drift"
 BASELINE_ARTIFACT = "drift/baseline.json"
 REPORT_FOLDER = "drift"

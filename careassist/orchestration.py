@@ -99,3 +99,6 @@ DEFAULT_ARGS = {
 #: The raw-data asset: a change in the raw location triggers the training pipeline.
 RAW_ASSET_NAME = "careassist_raw_conversations"
 RAW_ASSET_URI = "careassist://raw/conversations"
+#: The drift asset: drift in served traffic (``drift_detection``) triggers the training pipeline.
+DRIFT_ASSET_NAME = "careassist_drift_retrain"
+DRIFT_ASSET_URI = "careassist://training/drift-retrain"

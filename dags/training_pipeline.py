@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
-from careassist.drift import DRIFT_ASSET_NAME, DRIFT_ASSET_URI
-from careassist.orchestration import DEFAULT_ARGS, RAW_ASSET_NAME, RAW_ASSET_URI
+from careassist.orchestration import DEFAULT_ARGS, DRIFT_ASSET_NAME, DRIFT_ASSET_URI, RAW_ASSET_NAME, RAW_ASSET_URI
 
 RAW_DATA = Asset(name=RAW_ASSET_NAME, uri=RAW_ASSET_URI)
 DRIFT_RETRAIN = Asset(name=DRIFT_ASSET_NAME, uri=DRIFT_ASSET_URI)

@@ -101,8 +101,7 @@ def test_materialization_owns_explicit_intervals(dagbag: dict) -> None:  # type:
 
 
 def test_the_training_pipeline_runs_on_either_asset(dagbag: dict) -> None:  # type: ignore[type-arg]
-    from careassist.drift import DRIFT_ASSET_NAME
-    from careassist.orchestration import RAW_ASSET_NAME
+    from careassist.orchestration import DRIFT_ASSET_NAME, RAW_ASSET_NAME
 
     dag = dagbag["dags"]["training_pipeline"]
     assert dag["schedule_assets"] == sorted([RAW_ASSET_NAME, DRIFT_ASSET_NAME])
@@ -110,7 +109,7 @@ def test_the_training_pipeline_runs_on_either_asset(dagbag: dict) -> None:  # ty
 
 
 def test_drift_detection_collects_compares_then_reports_with_the_retrain_asset(dagbag: dict) -> None:  # type: ignore[type-arg]
-    from careassist.drift import DRIFT_ASSET_NAME
+    from careassist.orchestration import DRIFT_ASSET_NAME
 
     dag = dagbag["dags"]["drift_detection"]
     tasks = dag["tasks"]

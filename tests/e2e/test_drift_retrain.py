@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from careassist import drift, lifecycle, registry
-from careassist.orchestration import airflow_command, run_environment
+from careassist.orchestration import DRIFT_ASSET_NAME, airflow_command, run_environment
 from careassist.settings import Settings, load_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -170,10 +170,10 @@ def test_shifted_traffic_emits_the_drift_asset_and_queues_the_training_pipeline(
     state = airflow_state(settings)
     print("asset events:", state["events"], "queued:", state["queued"], "due:", state["due"])
     (event,) = state["events"]
-    assert event["asset"] == drift.DRIFT_ASSET_NAME
+    assert event["asset"] == DRIFT_ASSET_NAME
     assert (event["dag_id"], event["task_id"]) == ("drift_detection", "report_drift")
     assert event["extra"]["run_id"] == checked["run"].info.run_id and "category" in event["extra"]["drifted"]
-    assert state["queued"] == [[drift.DRIFT_ASSET_NAME, "training_pipeline"]]
+    assert state["queued"] == [[DRIFT_ASSET_NAME, "training_pipeline"]]
     # The scheduler's own query finds the training pipeline due because of the event.
     assert "training_pipeline" in state["due"]
     metrics = (settings.monitoring_dir / drift.METRICS_FILE).read_text()
