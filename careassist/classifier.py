@@ -350,29 +350,32 @@ class _CompiledVectorizer:
             self.preprocess = vectorizer.build_preprocessor()
             self.decode = vectorizer.decode
             self.word_ngrams = vectorizer._char_wb_ngrams  # the analyzer's own n-grams, applied to one word
-        self.words: dict[str, tuple[int, ...]] = {}
+        self.words: dict[str, np.ndarray] = {}
 
-    def _word(self, word: str) -> tuple[int, ...]:
+    def _word(self, word: str) -> np.ndarray:
         vocabulary = self.vocabulary
-        indices = tuple(vocabulary[g] for g in self.word_ngrams(word) if g in vocabulary)
+        found = [vocabulary[g] for g in self.word_ngrams(word) if g in vocabulary]
+        indices = np.array(found, dtype=np.intp)
         if len(self.words) >= self.WORD_MEMO_SIZE:
             self.words = {}
         self.words[word] = indices
         return indices
 
-    def counts(self, text: str) -> dict[int, int]:
-        """Vocabulary index -> count of ``text``'s terms."""
+    def _by_word(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct vocabulary indices of ``text``'s char n-grams (sorted) and their counts: the
+        words' remembered index arrays joined, then counted in one numpy call."""
+        words = self.words
+        pieces = []
+        for word in self.preprocess(self.decode(text)).split():
+            indices = words.get(word)
+            pieces.append(self._word(word) if indices is None else indices)
+        if not pieces:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+        return np.unique(np.concatenate(pieces), return_counts=True)
+
+    def _terms(self, text: str) -> dict[int, int]:
         counts: dict[int, int] = {}
         get = counts.get
-        if self.by_word:
-            words = self.words
-            for word in self.preprocess(self.decode(text)).split():
-                indices = words.get(word)
-                if indices is None:
-                    indices = self._word(word)
-                for i in indices:
-                    counts[i] = get(i, 0) + 1
-            return counts
         vocabulary = self.vocabulary
         for term in self.analyze(text):
             found = vocabulary.get(term)
@@ -380,12 +383,25 @@ class _CompiledVectorizer:
                 counts[found] = get(found, 0) + 1
         return counts
 
+    def counts(self, text: str) -> dict[int, int]:
+        """Vocabulary index -> count of ``text``'s terms."""
+        if self.by_word:
+            index, counted = self._by_word(text)
+            return dict(zip(index.tolist(), counted.tolist(), strict=True))
+        return self._terms(text)
+
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        counts = self.counts(text)
-        if not counts:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.by_word:
+            index, counted = self._by_word(text)
+            if not len(index):
+                return index, np.empty(0)
+            values = counted.astype(np.float64)
+        else:
+            counts = self._terms(text)
+            if not counts:
+                return np.empty(0, dtype=np.intp), np.empty(0)
+            index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         if self.sublinear:
             values = 1.0 + np.log(values)
         if self.idf is not None:

@@ -45,6 +45,8 @@ CRISIS_MARGIN = 0.8
 CRISIS_MAX_FALSE_POSITIVE_RATE = 0.05
 #: The category head's labels: the crisis label is the crisis gate's, a separate, stricter decision.
 HEAD_CATEGORIES = tuple(c for c in CATEGORIES if c != "crisis")
+#: The out-of-scope decision's thresholds maximise F-beta with this beta (below 1: precision first).
+OUT_OF_SCOPE_BETA = 0.5
 #: Share of correct validation answers allowed to fall under the low-confidence threshold.
 LOW_CONFIDENCE_QUANTILE = 0.05
 #: Training rows fitted on at most (see ``sample_training_rows``). A source's total weight is capped
@@ -322,16 +324,20 @@ def _crisis_threshold(
 
 
 def _out_of_scope_thresholds(scores: np.ndarray, confidence: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """The pair (head score, top category probability) whose OR has the best F1 on validation."""
+    """The pair (head score, top category probability) whose OR has the best F-beta on validation,
+    beta = ``OUT_OF_SCOPE_BETA``: precision weighs more than recall, because a health question
+    wrongly turned away is worse than an off-topic one answered with general health guidance."""
     if not truth.any():
         return 0.5, 0.0
-    best, best_f1 = (0.5, 0.0), -1.0
+    best, best_score = (0.5, 0.0), -1.0
+    beta2 = OUT_OF_SCOPE_BETA**2
     score_grid = np.unique(np.quantile(scores, np.linspace(0.5, 1.0, 101)))
     for low in np.arange(0.0, 0.61, 0.02):
         unsure = confidence < low
         for threshold in score_grid:
             flagged = unsure | (scores >= threshold)
-            f1 = 2 * float((flagged & truth).sum()) / (flagged.sum() + truth.sum())
-            if f1 > best_f1:
-                best, best_f1 = (float(threshold), float(round(low, 2))), f1
+            hits = float((flagged & truth).sum())
+            score = (1 + beta2) * hits / (flagged.sum() + beta2 * truth.sum())
+            if score > best_score:
+                best, best_score = (float(threshold), float(round(low, 2))), score
     return best

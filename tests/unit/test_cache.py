@@ -201,6 +201,8 @@ def test_bad_values_are_counted_never_raised() -> None:
 
 # -- Redis outages (loopback ports, no server) ---------------------------------------------------
 def test_redis_refusing_connections_degrades_quietly(closed_port: int) -> None:
+    import redis  # noqa: F401 - imported before the clock starts: the bound is on the outage, not on an import
+
     redis_cache = RedisAnswerCache(f"redis://127.0.0.1:{closed_port}/15", 60, cooldown_seconds=60)
     began = time.perf_counter()
     assert redis_cache.get("k") is None
