@@ -60,7 +60,14 @@ class Service:
     metrics: ServiceMetrics
     crisis_only: Any
     traffic: Any
-    children: dict[tuple[str, bool, int], tuple[Any, Any]] = field(default_factory=dict)
+    children: dict[Any, Any] = field(default_factory=dict)
+
+    def cache_result(self, result: str) -> Any:
+        """The cache-lookup counter of one result (looked up once, then kept)."""
+        found = self.children.get(result)
+        if found is None:
+            found = self.children[result] = self.metrics.cache.labels(result=result)
+        return found
 
     def request_metrics(self, endpoint: str, cached: bool, status: int) -> tuple[Any, Any]:
         """The latency histogram and request counter of one label set (looked up once, then kept)."""
@@ -156,9 +163,14 @@ def parse_assist_request(raw: bytes, content_type: str | None) -> tuple[str, str
     if not _json_depth_ok(raw):
         raise ApiError(400, "invalid_json", f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        body = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        # What msgspec refuses the standard library may still read (NaN, an escaped lone surrogate,
+        # 1e400); either way its verdict and its error message are the documented ones.
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object with a 'message' field")
     message = body.get("message")
@@ -182,17 +194,19 @@ def parse_assist_request(raw: bytes, content_type: str | None) -> tuple[str, str
 
 @api.before_app_request
 def _start() -> Response | None:
-    g.started = time.perf_counter()
-    g.cached = False
-    g.request_id = _request_ids()
-    if not request.path.startswith(PROTECTED):
+    # g and request are context-local proxies: each is resolved once here, not per attribute.
+    state, current = g._get_current_object(), request._get_current_object()  # type: ignore[attr-defined]
+    state.started = time.perf_counter()
+    state.cached = False
+    state.request_id = _request_ids()
+    if not current.path.startswith(PROTECTED):
         return None
     service = _service()
-    key = service.keys.credential(request.headers)
+    key = service.keys.credential(current.headers)
     key_id = service.keys.verify(key) if key else None
     if key_id is None:
         return _error(401, "unauthorized", "a valid API key is needed (Authorization: Bearer <key> or X-API-Key)")
-    g.key_id = key_id
+    state.key_id = key_id
     allowed, retry_after = service.limiter.check(key_id)
     if not allowed:
         seconds = max(1, int(retry_after + 0.999))
@@ -202,13 +216,15 @@ def _start() -> Response | None:
 
 @api.after_app_request
 def _finish(response: Response) -> Response:
+    state, current = g._get_current_object(), request._get_current_object()  # type: ignore[attr-defined]
     service = _service()
-    endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    latency, requests = service.request_metrics(endpoint, bool(g.get("cached")), response.status_code)
+    rule = current.url_rule
+    endpoint = rule.rule if rule is not None else "unmatched"
+    elapsed = time.perf_counter() - state.get("started", time.perf_counter())
+    latency, requests = service.request_metrics(endpoint, bool(state.get("cached")), response.status_code)
     latency.observe(elapsed)
     requests.inc()
-    response.headers["X-Request-ID"] = g.get("request_id", "")
+    response.headers["X-Request-ID"] = state.get("request_id", "")
     return response
 
 
@@ -224,8 +240,9 @@ def assist() -> Response:
     from careassist.assistant import SessionContext
     from careassist.crisis_rules import detect_rules
 
+    state, current = g._get_current_object(), request._get_current_object()  # type: ignore[attr-defined]
     service = _service()
-    message, session_id = parse_assist_request(request.get_data(cache=False), request.content_type)
+    message, session_id = parse_assist_request(current.get_data(cache=False), current.content_type)
     loaded = service.source.current  # one model for the whole request, whatever swaps meanwhile
     rule_hit = detect_rules(message) is not None
     context = SessionContext(**_session_features(service, session_id)) if session_id else SessionContext()
@@ -234,21 +251,21 @@ def assist() -> Response:
     if loaded is not None and not rule_hit:
         key = service.cache.key(message, str(loaded.version), (context.prior_crisis,))
         hit = service.cache.get(key)
-        service.metrics.cache.labels(result="hit" if hit is not None else "miss").inc()
+        service.cache_result("hit" if hit is not None else "miss").inc()
         if hit is not None and not hit.get("crisis"):
-            g.cached = True
-            body = hit | {"request_id": g.request_id, "cached": True}
+            state.cached = True
+            body = hit | {"request_id": state.request_id, "cached": True}
             _after_answer(service, session_id, body, message, loaded)
             return _json(body)
     else:
-        service.metrics.cache.labels(result="bypass").inc()
+        service.cache_result("bypass").inc()
 
     assistant = loaded.assistant if loaded is not None else service.crisis_only
     answer = assistant.answer(message, context)
     if loaded is None and not answer.crisis:
         raise ApiError(503, "model_unavailable", "no model is loaded yet; crisis messages are still answered")
     body = {
-        "request_id": g.request_id,
+        "request_id": state.request_id,
         "category": answer.category,
         "confidence": answer.confidence,
         "crisis": answer.crisis,
@@ -268,7 +285,7 @@ def assist() -> Response:
             model_version=None if loaded is None else str(loaded.version),
             layer=answer.crisis_layer,
             kind=answer.crisis_kind,
-            request_id=g.request_id,
+            request_id=state.request_id,
         )
     elif key is not None:
         service.cache.set(key, {k: v for k, v in body.items() if k not in ("request_id", "cached")})

@@ -37,7 +37,8 @@ MINIMUM = {
 
 #: Known defects of the current model, kept visible: strict, so a fixed one fails until it is removed.
 KNOWN_DEFECTS = {
-    "my mother refuses to take a shower": "'refuses to take' (pill refusal, common in the medication corpus) outweighs 'shower'",
+    "my mothr refuses to take a showr": "with both nouns misspelt, 'refuses to take' (pill refusal) outweighs what is "
+    "left of 'shower'; the clean sentence is right (adl_self_care)",
 }
 
 

@@ -33,8 +33,11 @@ def test_rows_are_distinct_labelled_and_grouped_in_sessions(corpus: pd.DataFrame
     assert (sessions["event_timestamp"].apply(lambda s: s.is_monotonic_increasing)).all()
     assert frame["event_timestamp"].min() >= pd.Timestamp(DEFAULT_END - DEFAULT_SPAN)
     assert frame["event_timestamp"].max() <= pd.Timestamp(DEFAULT_END) + pd.Timedelta(hours=2)
+    # Every label is represented, in about its share of the seed corpus.
     share = frame["label"].value_counts(normalize=True)
-    assert share.min() > 0.03  # every label is represented
+    seed_share = corpus["label"].value_counts(normalize=True)
+    assert set(share.index) == set(seed_share.index)
+    assert ((share - seed_share).abs() < 0.01).all(), (share - seed_share).abs().max()
 
 
 def test_labels_follow_the_seed_message(corpus: pd.DataFrame) -> None:
