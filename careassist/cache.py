@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 #: Bumped when the key layout or the stored value changes, so old entries are simply never read.
-KEY_SCHEMA = "answer-v1"
+KEY_SCHEMA = "answer-v2"
 DEFAULT_PREFIX = "careassist:answer"
 #: Socket connect and read timeout of every Redis call on the request path.
 REDIS_TIMEOUT_SECONDS = 0.075
@@ -102,13 +102,19 @@ def answer_key(
     """
     if not isinstance(model_version, str) or not model_version:
         raise ValueError(f"an answer key needs the model version that produced the answer, got {model_version!r}")
-    payload = json.dumps(
-        [KEY_SCHEMA, model_version, list(context), normalise_message(message)],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    # surrogatepass: a JSON body may carry a lone surrogate ("\ud800"); it must hash, not raise.
-    return f"{prefix}:{hashlib.sha256(payload.encode('utf-8', 'surrogatepass')).hexdigest()}"
+    parts = [KEY_SCHEMA, model_version, list(context), normalise_message(message)]
+    try:
+        payload = _encode_key(parts)
+    except (TypeError, UnicodeEncodeError, ValueError):
+        # A JSON body may carry a lone surrogate ("\ud800"), which is not UTF-8: it must hash, not raise.
+        payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return f"{prefix}:{hashlib.sha256(payload).hexdigest()}"
+
+
+def _encode_key(parts: list[Any]) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(parts)
 
 
 # -- statistics -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -214,8 +215,19 @@ class TrafficAggregate:
 
 # -- hours ------------------------------------------------------------------------------------------
 def hour_bucket(timestamp: float) -> str:
-    """The UTC hour of a POSIX timestamp, as stored (``2026-11-27T03``)."""
-    return time.strftime(HOUR_FORMAT, time.gmtime(timestamp))
+    """The UTC hour of a POSIX timestamp, as stored (``2026-11-27T03``); the last hour's name is
+    remembered (every answer is counted under one)."""
+    global _last_hour
+    hour = math.floor(timestamp / 3600)
+    remembered = _last_hour
+    if remembered[0] == hour:
+        return remembered[1]
+    name = time.strftime(HOUR_FORMAT, time.gmtime(timestamp))
+    _last_hour = (hour, name)
+    return name
+
+
+_last_hour: tuple[int, str] = (-1, "")
 
 
 def window_buckets(start: datetime, end: datetime) -> list[str]:
