@@ -433,8 +433,10 @@ class RedisAnswerCache(AnswerCache):
 
 
 def make_cache(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> AnswerCache:
-    """Redis in production (``redis_url``), an in-process LRU of ``cache_max_entries`` otherwise."""
-    if settings.is_production:
+    """By ``cache_backend``: Redis (``redis_url``, shared by every worker) for ``redis``, and for
+    ``auto`` in production; an in-process LRU of ``cache_max_entries`` per worker otherwise."""
+    backend = settings.cache_backend
+    if backend == "redis" or (backend == "auto" and settings.is_production):
         return RedisAnswerCache(settings.redis_url, settings.cache_ttl_seconds, prefix=prefix)
     return LRUAnswerCache(settings.cache_max_entries, settings.cache_ttl_seconds, prefix=prefix)
 

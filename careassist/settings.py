@@ -47,6 +47,9 @@ def _check_url(field: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+CACHE_BACKENDS = ("auto", "memory", "redis")
+
+
 class Settings(BaseSettings):
     """Platform settings read from ``CAREASSIST_*`` environment variables."""
 
@@ -107,6 +110,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(600, ge=1, description="requests per API key per minute")
     cache_ttl_seconds: int = Field(3600, ge=1, description="how long an answer stays cached")
     cache_max_entries: int = Field(50_000, ge=1, description="in-process LRU size (embedded profile)")
+    cache_backend: str = Field(
+        "auto",
+        description="answer cache: auto (Redis in production, an in-process LRU per worker otherwise), memory, "
+        "or redis (shared by every worker; needs redis_url, on either profile)",
+    )
     model_poll_seconds: float = Field(10.0, gt=0.0, description="how often the service checks the production alias")
     model_start_timeout_seconds: float = Field(
         25.0, gt=0.0,
@@ -210,6 +218,19 @@ class Settings(BaseSettings):
         if "://" in value and not value.startswith("s3://"):
             raise ValueError(f"{value!r} is neither a local folder nor an s3:// URI")
         return value
+
+    @field_validator("cache_backend")
+    @classmethod
+    def _known_cache_backend(cls, value: str) -> str:
+        if value not in CACHE_BACKENDS:
+            raise ValueError(f"{_env_name('cache_backend')}={value!r}: use one of {', '.join(CACHE_BACKENDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _redis_cache_needs_redis(self) -> Settings:
+        if self.cache_backend == "redis" and not self.redis_url:
+            raise ValueError(f"{_env_name('cache_backend')}=redis needs {_env_name('redis_url')}")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_services(self) -> Settings:

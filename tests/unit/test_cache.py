@@ -250,6 +250,23 @@ def test_make_cache_picks_the_backend_by_profile(make_settings) -> None:  # type
     )
     assert isinstance(production, RedisAnswerCache) and production.prefix == "t"
     assert production._client is None  # nothing connected at construction
+    # One cache shared by every worker on the embedded profile too, when asked for; a LRU in production.
+    shared = make_cache(make_settings(cache_backend="redis", redis_url="redis://127.0.0.1:1/15"))
+    assert isinstance(shared, RedisAnswerCache)
+    local = make_cache(
+        make_settings(
+            profile="production", database_url="postgresql://db.invalid:5432", redis_url="redis://127.0.0.1:1/15",
+            cache_backend="memory",
+        )
+    )
+    assert isinstance(local, LRUAnswerCache)
+
+
+def test_a_redis_cache_needs_a_url_and_the_backend_a_known_name(make_settings) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="CAREASSIST_CACHE_BACKEND=redis needs CAREASSIST_REDIS_URL"):
+        make_settings(cache_backend="redis")
+    with pytest.raises(ValueError, match="CAREASSIST_CACHE_BACKEND='disk': use one of auto, memory, redis"):
+        make_settings(cache_backend="disk")
 
 
 def test_importing_the_service_modules_does_not_import_redis() -> None:
