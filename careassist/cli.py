@@ -68,6 +68,17 @@ def cmd_corpus_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_corpus_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Check new seed-corpus files before they join the corpus; exit 1 with the problems."""
+    from careassist.corpus import check_files
+
+    problems = check_files([Path(p) for p in args.files])
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) in {len(args.files)} file(s)")
+    return 1 if problems else 0
+
+
 def cmd_corpus_export(args: argparse.Namespace, settings: Settings) -> int:
     """Write the seed corpus as a raw CSV file into the raw location."""
     from careassist.corpus import export_seed_corpus
@@ -335,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("init", cmd_init).add_argument("--no-seed", action="store_true", help="do not export the seed corpus")
     corpus = commands.add_parser("corpus", help="the project's seed corpus").add_subparsers(dest="action", required=True)
     corpus.add_parser("stats", help=cmd_corpus_stats.__doc__).set_defaults(fn=cmd_corpus_stats)
+    check = corpus.add_parser("check", help=cmd_corpus_check.__doc__)
+    check.add_argument("files", nargs="+", help="CSV files with the seed corpus's columns")
+    check.set_defaults(fn=cmd_corpus_check)
     export = corpus.add_parser("export", help=cmd_corpus_export.__doc__)
     export.set_defaults(fn=cmd_corpus_export)
     export.add_argument("--to", help="folder or s3:// URI (default: the raw location)")

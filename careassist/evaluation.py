@@ -559,8 +559,12 @@ def summarise(report: dict[str, Any]) -> str:
             lines.append(f"{source:<24}{_number(sections['rows'], 10)}{_number(source_f1, 10)}{_number(source_recall, 15)}")
     real = report.get("real_text")
     if real:
-        lines += ["", f"real text ({', '.join(real['sources'])}; {real['rows']} rows): macro-F1 {_number(real['macro_f1'], 0)} "
-                  f"over the {len(real['covered'])} categories with >= {real['min_support']} rows"]
+        sources = ", ".join(real["sources"])
+        lines += [
+            "",
+            f"real text ({sources}; {real['rows']} rows): macro-F1 {_number(real['macro_f1'], 0)}"
+            f" over the {len(real['covered'])} categories with >= {real['min_support']} rows",
+        ]
         for category, stats in real["per_category"].items():
             lines.append(f"  {category:<22}{_number(stats['f1'], 10)}{_number(stats['support'], 9)}")
     targets = report.get("targets") or {}
