@@ -650,13 +650,14 @@ def replay_shared_cache(wrk: Wrk, environment: dict[str, str], settings: Any, tm
     answer keys are deleted first. Skipped, with the reason, when that Redis does not answer."""
     import redis
 
+    from careassist.cache import DEFAULT_PREFIX
     from careassist.serve import gunicorn_command
 
     url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
         client.ping()
-        stale = list(client.scan_iter(match="careassist:answer:*", count=1000))
+        stale = list(client.scan_iter(match=f"{DEFAULT_PREFIX}:*", count=1000))
         for start in range(0, len(stale), 1000):
             client.delete(*stale[start : start + 1000])
     except redis.RedisError as exc:

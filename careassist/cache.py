@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from careassist.text import strip_markup
 
 if TYPE_CHECKING:
@@ -104,17 +106,12 @@ def answer_key(
         raise ValueError(f"an answer key needs the model version that produced the answer, got {model_version!r}")
     parts = [KEY_SCHEMA, model_version, list(context), normalise_message(message)]
     try:
-        payload = _encode_key(parts)
+        payload = msgspec.json.encode(parts)
     except (TypeError, UnicodeEncodeError, ValueError):
         # A JSON body may carry a lone surrogate ("\ud800"), which is not UTF-8: it must hash, not raise.
         payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
     return f"{prefix}:{hashlib.sha256(payload).hexdigest()}"
 
-
-def _encode_key(parts: list[Any]) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(parts)
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -170,8 +167,6 @@ def _refusal(answer: Mapping[str, Any]) -> str | None:
 def _decode(data: str | bytes) -> Any:
     """A stored answer's JSON: msgspec first (a hit's main cost), the standard library for what it
     refuses and the stored JSON allows (an escaped lone surrogate)."""
-    import msgspec
-
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:

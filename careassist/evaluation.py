@@ -560,11 +560,11 @@ def summarise(report: dict[str, Any]) -> str:
     real = report.get("real_text")
     if real:
         sources = ", ".join(real["sources"])
-        lines += [
-            "",
+        heading = (
             f"real text ({sources}; {real['rows']} rows): macro-F1 {_number(real['macro_f1'], 0)}"
-            f" over the {len(real['covered'])} categories with >= {real['min_support']} rows",
-        ]
+            f" over the {len(real['covered'])} categories with >= {real['min_support']} rows"
+        )
+        lines += ["", heading]
         for category, stats in real["per_category"].items():
             lines.append(f"  {category:<22}{_number(stats['f1'], 10)}{_number(stats['support'], 9)}")
     targets = report.get("targets") or {}

@@ -60,13 +60,14 @@ class Service:
     metrics: ServiceMetrics
     crisis_only: Any
     traffic: Any
-    children: dict[Any, Any] = field(default_factory=dict)
+    children: dict[tuple[str, bool, int], tuple[Any, Any]] = field(default_factory=dict)
+    cache_results: dict[str, Any] = field(default_factory=dict)
 
     def cache_result(self, result: str) -> Any:
         """The cache-lookup counter of one result (looked up once, then kept)."""
-        found = self.children.get(result)
+        found = self.cache_results.get(result)
         if found is None:
-            found = self.children[result] = self.metrics.cache.labels(result=result)
+            found = self.cache_results[result] = self.metrics.cache.labels(result=result)
         return found
 
     def request_metrics(self, endpoint: str, cached: bool, status: int) -> tuple[Any, Any]:

@@ -62,17 +62,18 @@ def check_files(paths: list[Path]) -> list[str]:
     normalisation) or nearly repeated (``NEAR_DUPLICATE_JACCARD`` of its words, same label) within
     the files or against the rest of the seed corpus. An empty list means the files may join it."""
     import re
+    from collections import defaultdict
 
     import pandas as pd
 
     from careassist.ingest import normalise_text, text_key
     from careassist.taxonomy import (
-        CATEGORIES,
         CRISIS_KINDS,
         DATA_LABELS,
         GENERAL_KIND,
         HARD_NEGATIVE_KINDS,
         OUT_OF_SCOPE,
+        OUT_OF_SCOPE_KIND,
     )
 
     problems: list[str] = []
@@ -90,7 +91,7 @@ def check_files(paths: list[Path]) -> list[str]:
     if not frames:
         return problems
     new = pd.concat(frames, ignore_index=True)
-    allowed_kinds = {OUT_OF_SCOPE: {"out_of_scope"}, "crisis": set(CRISIS_KINDS)}
+    allowed_kinds = {OUT_OF_SCOPE: {OUT_OF_SCOPE_KIND}, "crisis": set(CRISIS_KINDS)}
     ordinary = {GENERAL_KIND, *HARD_NEGATIVE_KINDS}
     for row in new.itertuples(index=False):
         if row.label not in DATA_LABELS:
@@ -119,13 +120,13 @@ def check_files(paths: list[Path]) -> list[str]:
     def words(text: str) -> frozenset[str]:
         return frozenset(re.findall(r"[a-z']+", text.lower()))
 
-    others: dict[str, list[frozenset[str]]] = {label: [] for label in (*CATEGORIES, OUT_OF_SCOPE)}
+    others: defaultdict[str, list[frozenset[str]]] = defaultdict(list)
     for text, label in zip(rest["text"], rest["label"], strict=True):
-        others.setdefault(label, []).append(words(text))
+        others[label].append(words(text))
     exact = (repeated | known).to_numpy()
     for position, row in enumerate(new.itertuples(index=False)):
         mine = words(row.text)
-        seen = others.setdefault(row.label, [])
+        seen = others[row.label]
         if not exact[position] and len(mine) >= 5 and any(
             len(other) >= 5 and len(mine & other) / len(mine | other) >= NEAR_DUPLICATE_JACCARD for other in seen
         ):
