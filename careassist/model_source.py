@@ -602,6 +602,9 @@ class ModelSource:
         self._rejected: tuple[str, str] | None = None
         self._counters = dict.fromkeys(("checks", "loads", "load_failures", "swaps", "downloads"), 0)
         self._last_check_at: datetime | None = None
+        #: Called with each newly installed model (not with a refresh of the same one), in the
+        #: installing thread; a failing callback is logged and never undoes the install.
+        self.on_install: list[Callable[[LoadedModel], None]] = []
 
     @classmethod
     def from_model(
@@ -874,6 +877,11 @@ class ModelSource:
         if count:
             was = f"version {previous.version}" if previous else "nothing"
             log.info("%s: now serving version %s (%s before)", self.model_uri, loaded.version, was)
+            for callback in self.on_install:
+                try:
+                    callback(loaded)
+                except Exception:  # the new model serves whatever a callback does
+                    log.exception("a callback on installing version %s failed", loaded.version)
         return previous is not None
 
     @staticmethod

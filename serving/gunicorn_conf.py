@@ -1,5 +1,8 @@
 """gunicorn settings of the assistant service; every value can be overridden by GUNICORN_* variables.
 
+The worker class is gthread with the connections shared fairly between workers and the heap settled
+once the model is loaded (``serving/workers.py`` says why each matters).
+
 Two workers match the two cores of the reference machine. Keep-alive connections wait in each
 worker's poller, not in a thread, so a few threads per worker suffice: an answer is CPU work under
 the GIL, and more threads only queue for it (``make bench-serve`` with 100 connections: 32 threads
@@ -17,7 +20,7 @@ _port = os.environ.get("CAREASSIST_API_PORT", "8000")
 
 bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(min(2, multiprocessing.cpu_count()))))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "serving.workers.BalancedThreadWorker")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 backlog = 2048
 keepalive = 30
@@ -34,8 +37,18 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "warning")
 preload_app = False
 
 
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """The app is built and its model loaded: settle the heap before the first request."""
+    from serving.workers import settle_heap
+
+    settle_heap("worker started")
+
+
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
-    """A worker's gauges leave the merged metrics with it."""
+    """A worker's connections and gauges leave the shared table and the merged metrics with it."""
+    from serving.workers import release_worker
+
+    release_worker(worker.pid)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -363,6 +363,28 @@ def test_a_promotion_is_swapped_in_and_a_request_holding_the_old_model_keeps_it(
     assert not (local_models_dir(platform) / "v1").exists()
 
 
+def test_each_installed_model_is_handed_to_the_install_callbacks_and_a_failing_one_changes_nothing(
+    platform: Settings, sources: list[ModelSource], caplog: pytest.LogCaptureFixture
+) -> None:
+    promote(platform, 1)
+    source = ModelSource(platform)
+    sources.append(source)
+    installed: list[str] = []
+
+    def broken(loaded: LoadedModel) -> None:
+        raise RuntimeError("callback failed")
+
+    source.on_install.extend([lambda loaded: installed.append(loaded.version), broken])
+    source.start(watch=False)
+    assert installed == ["1"] and serving(source).version == "1"
+    assert "a callback on installing version 1 failed" in caplog.text
+
+    assert source.check_now() == "unchanged" and installed == ["1"]  # the same model: no new install
+    promote(platform, 2)
+    assert source.check_now() == "swapped"
+    assert installed == ["1", "2"] and serving(source).version == "2"
+
+
 def test_a_rollback_is_followed_from_the_kept_local_copy(
     platform: Settings, sources: list[ModelSource], fingerprints: dict[str, tuple[float, ...]]
 ) -> None:
