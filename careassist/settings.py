@@ -109,11 +109,12 @@ class Settings(BaseSettings):
     )
     rate_limit_per_minute: int = Field(600, ge=1, description="requests per API key per minute")
     cache_ttl_seconds: int = Field(3600, ge=1, description="how long an answer stays cached")
-    cache_max_entries: int = Field(50_000, ge=1, description="in-process LRU size (embedded profile)")
+    cache_max_entries: int = Field(50_000, ge=1, description="entries of the in-process LRU and of the shared file (embedded profile)")
     cache_backend: str = Field(
         "auto",
-        description="answer cache: auto (Redis in production, an in-process LRU per worker otherwise), memory, "
-        "or redis (shared by every worker; needs redis_url, on either profile)",
+        description="answer cache: auto (Redis in production; otherwise an in-process LRU per worker in front of "
+        "one SQLite file that the workers share), memory (the LRU alone), or redis (shared by every worker; "
+        "needs redis_url, on either profile)",
     )
     model_poll_seconds: float = Field(10.0, gt=0.0, description="how often the service checks the production alias")
     model_start_timeout_seconds: float = Field(

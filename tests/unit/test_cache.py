@@ -16,6 +16,8 @@ from careassist.assistant import SessionContext
 from careassist.cache import (
     LRUAnswerCache,
     RedisAnswerCache,
+    SharedFileAnswerCache,
+    TieredAnswerCache,
     answer_context,
     answer_key,
     make_cache,
@@ -239,9 +241,15 @@ def test_an_unexpected_client_error_is_counted() -> None:
 
 
 def test_make_cache_picks_the_backend_by_profile(make_settings) -> None:  # type: ignore[no-untyped-def]
-    embedded = make_cache(make_settings(cache_max_entries=7, cache_ttl_seconds=9))
-    assert isinstance(embedded, LRUAnswerCache) and embedded.max_entries == 7 and embedded.ttl_seconds == 9
+    settings = make_settings(cache_max_entries=7, cache_ttl_seconds=9)
+    embedded = make_cache(settings)
+    # Embedded: each worker's LRU in front of the one file they share.
+    assert isinstance(embedded, TieredAnswerCache) and embedded.backend == "memory+file"
+    assert embedded.near.max_entries == embedded.shared.max_entries == 7 and embedded.ttl_seconds == 9
+    assert embedded.shared.path == settings.root / "serving" / "answer-cache.sqlite"
     assert embedded.status() == "ok"
+    alone = make_cache(make_settings(cache_backend="memory"))
+    assert isinstance(alone, LRUAnswerCache)
     production = make_cache(
         make_settings(
             profile="production", database_url="postgresql://db.invalid:5432", redis_url="redis://127.0.0.1:1/15"
@@ -292,3 +300,81 @@ def test_replay_does_not_store_what_the_model_flags() -> None:
     assert (result.hits, result.misses, result.bypassed) == (0, 1, 2)
     assert len(lru) == 1
     assert replay_hit_rate(lru, []).hit_rate == 0.0
+
+
+# -- the shared file and the two tiers (embedded profile) ----------------------------------------
+def test_the_shared_file_is_one_cache_for_every_worker_that_opens_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    path = tmp_path / "serving" / "answers.sqlite"
+    one = SharedFileAnswerCache(path, 100, 30, clock=clock)
+    other = SharedFileAnswerCache(path, 100, 30, clock=clock)  # another worker: its own connection
+    key = one.key("My dad can't get up", "3")
+    assert other.get(key) is None
+    assert one.set(key, ANSWER)
+    assert one.flush() == 1  # written behind the request; a thread does this FLUSH_SECONDS later
+    assert other.get(key) == ANSWER and other.stats.hits == 1
+    # Crisis answers are refused here as everywhere.
+    assert not one.set(one.key("crisis", "3"), ANSWER | {"crisis": True}) and one.stats.bypass == {"crisis": 1}
+    clock.now += 30
+    assert other.get(key) is None and len(other) == 0  # expired
+
+
+def test_the_shared_file_keeps_max_entries_dropping_the_soonest_to_expire(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    shared = SharedFileAnswerCache(tmp_path / "answers.sqlite", 3, 60, clock=clock)
+    shared.TRIM_EVERY = 2
+    keys = [shared.key(f"message {n}", "1") for n in range(6)]
+    for key in keys:
+        clock.now += 1
+        shared.set(key, ANSWER)
+        shared.flush()
+    assert len(shared) == 3 and shared.stats.evictions == 3
+    assert [shared.get(key) is not None for key in keys] == [False, False, False, True, True, True]
+
+
+def test_a_broken_shared_file_is_a_counted_failure_and_the_lru_still_serves(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "answers.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    broken = SharedFileAnswerCache(path, 10, 60)
+    assert broken.get("k") is None and broken.stats.errors == {"file": 1}
+    assert broken.set("k", ANSWER) and broken.flush() == 0 and broken.stats.errors == {"file": 2}
+    assert broken.status() == "degraded"
+
+    tiered = TieredAnswerCache(LRUAnswerCache(10, 60), SharedFileAnswerCache(path, 10, 60))
+    key = tiered.key("how do I help my mother stand", "2")
+    assert tiered.set(key, ANSWER) and tiered.get(key) == ANSWER  # from the LRU
+    assert tiered.stats.hits == 1 and tiered.stats.errors == {}
+    assert tiered.get(tiered.key("another message", "2")) is None and tiered.stats.errors == {"file": 1}
+    assert tiered.shared.flush() == 0 and tiered.shared.stats.errors == {"file": 1}  # the queued write failed
+
+
+def test_a_hit_in_the_shared_file_fills_the_lru_for_the_time_it_has_left(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    wall, mono = FakeClock(), FakeClock()
+    path = tmp_path / "answers.sqlite"
+    first = TieredAnswerCache(LRUAnswerCache(10, 60, clock=mono), SharedFileAnswerCache(path, 10, 60, clock=wall))
+    second = TieredAnswerCache(LRUAnswerCache(10, 60, clock=mono), SharedFileAnswerCache(path, 10, 60, clock=wall))
+    key = first.key("my husband forgets his pills", "4")
+    first.set(key, ANSWER)
+    first.shared.flush()
+    wall.now += 45
+    mono.now += 45
+    assert len(second.near) == 0
+    assert second.get(key) == ANSWER and len(second.near) == 1  # answered by the first worker
+    wall.now += 10
+    mono.now += 10
+    assert second.get(key) == ANSWER  # from its LRU now
+    mono.now += 5
+    assert second.near._read(key) is None  # the LRU copy ends when the file's entry does (60 s)
+
+
+def test_answers_are_written_behind_the_request_by_a_thread_that_stops_when_idle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    writer = SharedFileAnswerCache(tmp_path / "answers.sqlite", 100, 60)
+    reader = SharedFileAnswerCache(tmp_path / "answers.sqlite", 100, 60)
+    keys = [writer.key(f"message {n}", "1") for n in range(20)]
+    for key in keys:
+        writer.set(key, ANSWER)
+    deadline = time.monotonic() + 10
+    while writer._flusher is not None or reader.get(keys[-1]) is None:
+        assert time.monotonic() < deadline, "the queued answers were never written"
+        time.sleep(0.01)
+    assert all(reader.get(key) == ANSWER for key in keys) and len(reader) == 20
