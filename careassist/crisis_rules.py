@@ -641,7 +641,9 @@ RULES: tuple[_Rule, ...] = (
         r"\bmy\s+plan\s+is\s+to\s+(?:end|kill|die|jump|hang|od|overdose)\b",
         r"\b(?:a|the)\s+plan\s+to\s+(?:end|take)\s+(?:my|his|her|their)\s+(?:own\s+)?life\b",
         r"\b(?:i'?ve|ive|i\s+have|already)\s+decided\s+how\b",
-    ), guards="h"),
+    ), guards="h", unless=(
+        # Going along with a treatment or care plan: "she's coping with the plan, but...".
+        r"\b(?:coping|going\s+along|agreed?|agrees|happy|fine|ok|okay|on\s+board)\s+with\s+the\s+plan\b(?!\s+to\b)")),
     _rule("plan_method", _PLAN, "method methods ways know die kill end how mix mixing mixed", (
         r"\bsuicide\s+methods?\b",
         r"\b(?:try|use|tested|test)\s+my\s+method\b",
@@ -869,7 +871,10 @@ RULES: tuple[_Rule, ...] = (
         r"slam\w*|scald\w*|smash\w*|break\w*|broke|crush\w*|drop\w*|trap\w*|shut)\s+"
         r"(?:my|myself|his|her|him)\b[^.!?\n]{0,40}\b(?:on\s+purpose|deliberately|intentionally)\b"),
         r"\bonly\s+thing\s+that\s+takes\s+the\s+edge\s+off\b",
-    ), guards="h"),
+    ), guards="h", unless=(
+        # Nails bitten or picked to bleeding (a habit, often with dementia), not an injury done on purpose.
+        r"\b(?:bit\w*|chew\w*|pick\w*|peel\w*)\s+(?:at\s+)?(?:my|his|her|their|the)\s+(?:finger\s*)?(?:nails?|"
+        r"cuticles?)\s+(?:until|till|til|untill)\b(?![^.!?\n]*\b(?:on\s+purpose|deliberately|to\s+feel|punish))")),
     _rule("self_harm_acts", _SELF_HARM, "knife blade razor glass scissors shard iron lighter cigarette lit hot carv* "
           "etch* scratch* stab* slit* slash* wrists wrist veins throat bang banging bangs banged bash* slam* dug dig "
           "digging stitches hair myself own skin cut cutting cuts", (
@@ -881,7 +886,11 @@ RULES: tuple[_Rule, ...] = (
         r"legs?|thighs?|skin|stomach)\b"),
         r"\bstab\w*\s+(?:my|his|her)\s+(?:legs?|arms?|hands?|thighs?|stomach)\b",
         r"\b(?:slit\w*|slash\w*|cut\w*|open\w*)\s+(?:my|his|her|their)\s+(?:wrists?|throat|veins)\b",
-        r"\b(?:bang|bangs|banging|bash\w*|slam\w*)\s+(?:my|his|her|their)\s+head\s+(?:on|against|into|off)\b",
+        # Not a knock on a cupboard or a beam ("I bang my head on the low kitchen cupboard"), unless on purpose.
+        (r"\b(?:bang|bangs|banging|bash\w*|slam\w*)\s+(?:my|his|her|their)\s+head\s+(?:on|against|into|off)\b"
+        r"(?!\s+(?:the|a|that)\s+(?:[\w']+\s+){0,2}(?:cupboards?|cabinets?|shelf|shelves|beams?|door\s*frames?|"
+        r"doorframes?|ceiling|car\s+door|boot|hatch|bunk|headboard)\b(?![^.!?\n]*\b(?:on\s+purpose|deliberately|"
+        r"intentionally|until|to\s+feel|punish)))"),
         r"\bbanged\s+(?:my|his|her)\s+head\b[^.!?\n]{0,40}\b(?:on\s+purpose|again|until|deliberately)\b",
         r"\b(?:dug|dig|digging)\s+(?:my|his|her)\s+nails\s+into\b",
         r"\bpull\w*\s+(?:my|his|her)\s+(?:stitches|hair)\s+out\b|\bpull\w*\s+out\s+(?:my|his|her)\s+(?:stitches|hair)\b",
@@ -927,7 +936,10 @@ RULES: tuple[_Rule, ...] = (
     _rule("overdose_words", _OVERDOSE, "overdos* od od'd oded", (
         r"\b(?:overdos\w*|od'd|oded|od\s+(?:on|ing)|(?:i|he|she|they)\s+od)\b",
     ), guards="hi", unless=r"\b(?:narcan|naloxone)\b[^.!?\n]{0,40}\b(?:carry|keep|training|kit|where)|"
-       r"\boverdose\s+awareness\b|\b(?:deaths?|autopsy|allegedly|reportedly|celebrity|epidemic|crisis|statistics)\b"),
+       r"\boverdose\s+awareness\b|\b(?:deaths?|autopsy|allegedly|reportedly|celebrity|epidemic|crisis|statistics)\b|"
+       # "overdoes it on good days" (too much activity; normalised to "overdose it")
+       r"\boverdo(?:se|ses|sing|es|ing|ne)?\s+it\s+(?:on\s+(?:the\s+)?(?:good|busy|better)\s+days?|physically|"
+       r"(?:and|then)\s+(?:crash\w*|pays?|is\s+(?:bed\w*|wiped|exhausted)|ends?\s+up))"),
     _rule("overdose_took_too_many", _OVERDOSE, "took taken swallowed ate eaten chewed downed popped injected used put "
           "drank drunk gulped necked consumed snorted given gave giving double triple doubled dosed dose doses chugged had", (
         (r"\b(?:took|taken|swallowed|ate|eaten|chewed|downed|popped|injected|used|put\s+on|drank|drunk|gulped|necked|"
@@ -1108,7 +1120,8 @@ RULES: tuple[_Rule, ...] = (
         r"\b(?:gasp\w*|struggling|fighting)\s+for\s+(?:air|breath)\b"),
         (r"\blips?\s+(?:are\s+|is\s+|look\s+|looks\s+|going\s+|turning\s+|turned\s+|have\s+gone\s+)?(?:\w+\s+)?(?:blue|purple|"
         r"grey|gray)\b"),
-        r"\b(?:turning|turned|gone|going)\s+(?:blue|purple|grey|gray)\b",
+        # Not food or hair: "without it going grey", "my hair is turning grey".
+        r"(?<!\bit )(?<!\bhair )(?<!\bhair is )(?<!\bhair has )\b(?:turning|turned|gone|going)\s+(?:blue|purple|grey|gray)\b",
         r"\bskin\s+(?:has\s+)?(?:gone|going|turned|turning|is)\s+(?:grey|gray|blue)\b",
         (r"\b(?:i'?m|im|i\s+am|is|are|s|he'?s|she'?s|started|starts)\s+(?:\w+\s+)?choking\b(?!\s+(?:on\s+(?:thin|his|her|"
         r"liquids|water|food|pills|when|while)|sometimes|at\s+meals))"),

@@ -727,3 +727,33 @@ def test_verdicts_are_remembered_by_a_digest_never_the_text_and_the_memory_is_bo
     assert all(isinstance(key, bytes) and len(key) == 16 for key in remembered.verdicts)
     with pytest.raises(TypeError, match="expects a str"):
         remembered(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("not_a_crisis", "still_a_crisis"),
+    [
+        # overdose_words: "overdoes it" (normalised to "overdose it") is too much activity.
+        ("Supporting a client with chronic fatigue syndrome, I see a pattern: she overdoes it on good days and then "
+         "is bedbound for a week.", "I overdosed it was an accident and now I can't stay awake"),
+        # medical_breathing: food or hair going grey is not a person turning grey.
+        ("best way to reheat leftover prime rib without it going grey", "his face is going grey and he is not breathing"),
+        ("my hair is turning grey since the chemo, any tips", "it is going grey around his lips"),
+        # self_harm_acts: a knock on a cupboard is not a head banged on purpose.
+        ("Being 83 and tall, I bang my head on the low kitchen cupboard and lose my balance.",
+         "I bang my head on the cupboard on purpose when it gets too much"),
+        ("I bang my head on the low kitchen cupboard", "I bang my head against the wall until it hurts"),
+        # self_harm_until_it_bleeds: nails bitten to bleeding (often with dementia) are a habit to care for.
+        ("my dad bites his nails until they bleed since his dementia started, how do we look after his fingers",
+         "I dig my nails into my arm until it bleeds"),
+        ("My mother-in-law chews her fingernails until they bleed. How can we keep her nails in decent shape?",
+         "I bite my arm until it bleeds"),
+        # plan_date_or_plan: going along with a treatment plan.
+        ("Mum was diagnosed with breast cancer last month. Physically she's coping with the plan, but emotionally "
+         "she's all over the place.", "I'm fine with the plan to end my life"),
+    ],
+)
+def test_regression_seed_false_positives_by_rule_and_the_crisis_next_to_them(not_a_crisis: str, still_a_crisis: str) -> None:
+    # Seed-corpus questions the rules flagged (each guard is as narrow as the example), and beside
+    # each one the nearest real crisis, which the guard must not touch.
+    assert_not_flagged(not_a_crisis)
+    assert_flagged(still_a_crisis)
