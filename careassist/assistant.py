@@ -51,6 +51,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 #: A letter (``_LETTER``) in the Latin ranges (``_LATIN``), counted in one pass.
 _LATIN_LETTER = re.compile(r"(?=[^\W\d_])[A-Za-z\u00c0-\u024f]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,13 @@ def _text_outcome(text: str) -> str | None:
     """A reason when the message has nothing the classifier can read, else None."""
     if not text.strip():
         return "empty"
+    if text.isascii():  # every ASCII letter is Latin: readable as soon as it has one (the common case)
+        return None if _ASCII_LETTER.search(text) else "no_text"
+    return _script_outcome(text)
+
+
+def _script_outcome(text: str) -> str | None:
+    """``_text_outcome`` of any text: no letters, or mostly letters of a script the model never read."""
     letters = _LETTER.findall(text)
     if not letters:
         return "no_text"

@@ -78,6 +78,21 @@ def test_messages_without_readable_text_get_an_honest_answer(assistant: Assistan
     assert check_response(answer.response, crisis=False).passed
 
 
+def test_the_ascii_shortcut_gives_the_general_verdict() -> None:
+    import random
+    import string
+
+    from careassist.assistant import _script_outcome, _text_outcome
+
+    rng = random.Random(7)
+    samples = ["", " \t", "12345 !!!", "_ 1 2", "a", "Z9", "how do I help my dad stand up"]
+    samples += ["".join(rng.choice(string.printable) for _ in range(rng.randint(1, 12))) for _ in range(5000)]
+    for text in samples:
+        assert text.isascii()
+        expected = "empty" if not text.strip() else _script_outcome(text)
+        assert _text_outcome(text) == expected, repr(text)
+
+
 def test_markup_control_characters_and_huge_messages_are_handled(assistant: Assistant) -> None:
     html = assistant.answer("<script>alert(1)</script><b>my mother refuses to shower</b>")
     assert html.category == "adl_self_care"
