@@ -380,6 +380,15 @@ _OTHERS = "harm_to_others"
 _MEDICAL = "medical_emergency"
 
 #: Idioms of wanting to die that are not about dying.
+#: Where someone wishes to die in hospice planning ("my grandmother wants to die in her own bed", with
+#: hospice or palliative care in the same clause): an end-of-life wish, not ideation. Joined to
+#: ``_DIE_IDIOMS`` (it starts with its own "|").
+_PLACE_OF_DEATH = (
+    r"|\b(?:hospice|palliative|end[\s-]of[\s-]life)\b[^.!?\n]*\bwants?\s+to\s+die\s+(?:at\s+home|in\s+(?:her|his|their|"
+    r"my|your)\s+own\s+(?:bed|home|house))\b(?![^.!?\n]*\b(?:tonight|today|now|soon|pills|myself))"
+    r"|\bwants?\s+to\s+die\s+(?:at\s+home|in\s+(?:her|his|their|my|your)\s+own\s+(?:bed|home|house))\b"
+    r"(?![^.!?\n]*\b(?:tonight|today|now|soon|pills|myself))[^.!?\n]*\b(?:hospice|palliative|end[\s-]of[\s-]life)\b"
+)
 _DIE_IDIOMS = (
     r"\bdie\s+(?:of|from)\s+(?:embarrassment|shame|boredom|laugh\w*|envy|jealousy|happiness|cuteness)\b|"
     r"\b(?:die|dead)\s+(?:laughing|for\s+(?:a|some|one)\b|to\s+(?:know|see|try|get|go)\b)|\bto\s+die\s+for\b"
@@ -433,7 +442,8 @@ RULES: tuple[_Rule, ...] = (
         r"\b(?:ready|prepared|deserve|deserves|wanting|longing)\s+to\s+die\b",
         r"\b(?:i|i'?ll|ill)\s+(?:just\s+)?die\s+(?:soon|tonight|tomorrow)\b",
         r"\bi\s+(?:will|'ll|ll)\s+(?:soon\s+)?be\s+dead\b(?!\s+(?:by\s+(?:then|the\s+time)|before))",
-    ), guards="h", unless=_DIE_IDIOMS, not_after=r"\b(?:don'?t|do\s+not|never|didn'?t|doesn'?t|not)(?:\s+really|\s+even)?"),
+    ), guards="h", unless=_DIE_IDIOMS + _PLACE_OF_DEATH,
+       not_after=r"\b(?:don'?t|do\s+not|never|didn'?t|doesn'?t|not)(?:\s+really|\s+even)?"),
     _rule("better_dead", _IDEATION, "dead die alive exist here wake live", (
         r"\b(?:better|rather|prefer\w*|happier|easier)\s+(?:off\s+)?(?:be\s+|being\s+)?dead\b",
         r"\bwish\w*\s+(?:that\s+)?(?:i|i'?d|id)\s+(?:was|were|had\s+been|could\s+be|be)\s+dead\b",
@@ -836,7 +846,9 @@ RULES: tuple[_Rule, ...] = (
         (r"\b(?:hurt|hurting|hurts)\s+(?:myself|%SELF3%)\b(?![^.!?\n]{0,30}\b(?:when\s+(?:i|he|she)\s+fell|falling|"
         r"lifting|moving|at\s+the\s+gym|exercising|on\s+the\s+(?:stairs|ice)|in\s+a\s+fall|slipped|tripped|trying|doing)\b)"),
     ), guards="hi", unless=r"\b(?:shaving|cooking|chopping|by\s+accident|accidentally|accidental|slicing|opening|"
-       r"gardening|woodwork|tremors?|shaky)\b|\b(?:hands?|arms?)\s+(?:jerk|shake|tremble)"),
+       r"gardening|woodwork|tremors?|shaky)\b|\b(?:hands?|arms?)\s+(?:jerk|shake|tremble)",
+       # "has started shaving but always cuts himself" (the clause after "but" no longer says shaving)
+       not_after=r"\bshav\w*\s+(?:[\w']+\s+){0,3}"),
     _rule("self_harm_again", _SELF_HARM, "cut* scratch* burn* hurt* harm* scar* reopen* again hide hiding scrap* "
           "hitting stabbing rubb* pick* tear tore sh", (
         r"\b(?:cut|cutting|burn\w*|hurt|hurting|harm\w*)\s+(?:again|deeper|worse)\b",
@@ -915,7 +927,7 @@ RULES: tuple[_Rule, ...] = (
         r"(?:die|end|kill|do\s+it)|done\s+with\s+life|not\s+going\s+to\s+be\s+(?:here|around))\b"),
         (r"\b(?:suicidal|self[- ]?harming)\s+(?:dad|mom|mum|father|mother|son|daughter|husband|wife|friend|brother|"
         r"sister|partner|teen|child|kid|patient|client|resident)\b"),
-    ), guards="hi"),
+    ), guards="hi", unless=_PLACE_OF_DEATH[1:]),
     _rule("third_means", _THIRD, "stockpiling hoarding saving collecting stashing @gun rope noose waving "
           "pointing holding note locked ways goodbye farewell lost", (
         (r"\b(?:been|is|was|keeps|kept|started)\s+(?:\w+\s+)?(?:stockpiling|hoarding|saving|collecting|stashing)\s+"
@@ -1009,8 +1021,10 @@ RULES: tuple[_Rule, ...] = (
           "yells scream screamed screaming told tells", (
         (r"\b(?:threaten\w*|says|said|saying|yell\w*|scream\w*|told\s+me|tells\s+me|keeps\s+saying)\s+(?:that\s+)?"
         r"(?:if\s+i\s+\w+\s+(?:\w+\s+)?)?(?:%PRON3%|he|she|they|they'?ll|they'?d|hed|shed)\s+(?:is\s+|s\s+|was\s+)?"
-        r"(?:going\s+to\s+|gonna\s+|will\s+|would\s+|ll\s+|d\s+|to\s+)?(?:really\s+)?(?:kill|hurt|shoot|stab|beat|burn|"
-        r"hit|harm|leave\s+me\s+on|do\s+worse|break)\w*(?:\s+(?:me|us|my|him|her|them))?\b"),
+        # The verbs' own endings only: "the nurse says he's stable" is not "stab".
+        r"(?:going\s+to\s+|gonna\s+|will\s+|would\s+|ll\s+|d\s+|to\s+)?(?:really\s+)?(?:kill(?:s|ed|ing)?|"
+        r"hurt(?:s|ing)?|shoot(?:s|ing)?|stab(?:s|bed|bing)?|beat(?:s|en|ing)?|burn(?:s|ed|t|ing)?|hit(?:s|ting)?|"
+        r"harm(?:s|ed|ing)?|leave\s+me\s+on|do\s+worse|break(?:s|ing)?)(?:\s+(?:me|us|my|him|her|them))?\b"),
         r"\b(?:do\s+worse|hurt\s+me|kill\s+me|leave\s+me\s+on\s+the\s+floor)\s+if\s+i\s+(?:tell|call|report|say|don'?t)\b",
         r"\bthreatening\s+to\s+(?:kill|hurt|shoot|stab)\b",
         r"\b(?:is|are|keeps|been|s|'s)\s+threatening\s+(?:me|us|my\s+\w+|him|her|them)\b",
@@ -1029,7 +1043,10 @@ RULES: tuple[_Rule, ...] = (
        r"stress|pain|illness|disease|it'?s)\s+(?:really\s+|just\s+|is\s+|'?s\s+|has\s+been\s+|keeps\s+)?(?:hits|hitting|"
        r"beats|beating|attacks|attacking|hurting|kicks|kicking)\b|\bbeat(?:s|ing)?\s+(?:me|him|her)\s+(?:down|up\s+about|"
        r"at|in)\b|\b(?:back|knee|hip|leg|foot|feet|arm|shoulder|neck|head|tooth|teeth|stomach|chest|arthritis|sciatica|"
-       r"migraine)\s+(?:is\s+|has\s+been\s+|keeps\s+|really\s+)?hurting\b"),
+       r"migraine)\s+(?:is\s+|has\s+been\s+|keeps\s+|really\s+)?hurting\b",
+       # "when the shower water hits him he shouts": water, light or cold, not a person.
+       not_after=r"\b(?:water|spray|shower|jet|stream|drops?|droplets?|light|sunlight|sun|wind|cold|air|draught|draft|"
+       r"noise|sound)\s*['\"]?\s*"),
     _rule("others_violence_recent", _OTHERS, "hit slapped punched kicked shoved choked strangled beat attacked smacked "
           "stabbed assaulted raped molested abused threw grabbed pushed locked", (
         (r"\b(?:hit|slapped|punched|kicked|shoved|choked|strangled|beat|attacked|smacked|stabbed|assaulted|raped|molested|"
@@ -1108,7 +1125,9 @@ RULES: tuple[_Rule, ...] = (
     ), window=True, guards="hi",
        unless=r"^(?![\s\S]*\b(?:breath\w*|sweat\w*|arm|jaw|faint\w*|pass\s+out|passing\s+out|nause\w*|vomit\w*|"
        r"throwing\s+up|dizzy|minutes|hours|since\s+this\s+morning|right\s+now|clammy|racing|pounding|\d{3}|collaps\w*|"
-       r"grey|gray|pale|crushing|spreading|radiating|going\s+down|going\s+up|worst|sudden\w*|can'?t)\b)"),
+       r"grey|gray|pale|crushing|spreading|radiating|going\s+down|going\s+up|worst|sudden\w*|can'?t)\b)",
+       # "since my spinal injury I can't feel angina-type chest pain": a pain that is not felt.
+       not_after=r"\b(?:can'?t|cannot|don'?t|doesn'?t|wouldn'?t|won'?t|never|not)\s+feel\s+(?:[\w-]+\s+){0,2}"),
     _rule("medical_breathing", _MEDICAL, "breathe breathing breath gasping gasp gasps gasped struggling fighting lips "
           "lip blue purple grey gray skin choking throat tongue face swelling swollen closing asthma inhaler wheeze "
           "wheezing wheezy", (

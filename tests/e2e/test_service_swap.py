@@ -147,8 +147,9 @@ def test_a_promotion_and_a_rollback_are_followed_with_no_failed_or_mixed_request
     assert set(versions) == {"1", "2"} and len(results) > 100, versions
     ready = _call(f"{service}/readyz")[1]
     assert ready["model"]["version"] == "1" and ready["dependencies"]["registry"] == "ok"
-    # Each worker settled its heap once started and again on each model it installed.
+    # Each worker settled its heap once started and again on each model it installed: version 2 once,
+    # version 1 on the rollback (and once more if its first load outlasted the start timeout).
     log = (platform.root / "gunicorn.log").read_text()
     assert log.count("heap settled (worker started)") == 2, log[-3000:]
-    for version in ("2", "1"):
-        assert log.count(f"heap settled (model version {version} installed)") == 2, log[-3000:]
+    assert log.count("heap settled (model version 2 installed)") == 2, log[-3000:]
+    assert log.count("heap settled (model version 1 installed)") >= 2, log[-3000:]

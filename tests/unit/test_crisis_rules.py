@@ -733,8 +733,8 @@ def test_verdicts_are_remembered_by_a_digest_never_the_text_and_the_memory_is_bo
     ("not_a_crisis", "still_a_crisis"),
     [
         # overdose_words: "overdoes it" (normalised to "overdose it") is too much activity.
-        ("Supporting a client with chronic fatigue syndrome, I see a pattern: she overdoes it on good days and then "
-         "is bedbound for a week.", "I overdosed it was an accident and now I can't stay awake"),
+        (("Supporting a client with chronic fatigue syndrome, I see a pattern: she overdoes it on good days and then "
+         "is bedbound for a week."), "I overdosed it was an accident and now I can't stay awake"),
         # medical_breathing: food or hair going grey is not a person turning grey.
         ("best way to reheat leftover prime rib without it going grey", "his face is going grey and he is not breathing"),
         ("my hair is turning grey since the chemo, any tips", "it is going grey around his lips"),
@@ -747,9 +747,28 @@ def test_verdicts_are_remembered_by_a_digest_never_the_text_and_the_memory_is_bo
          "I dig my nails into my arm until it bleeds"),
         ("My mother-in-law chews her fingernails until they bleed. How can we keep her nails in decent shape?",
          "I bite my arm until it bleeds"),
+        # others_threat: "stable" is not "stab" (found by a corpus writer: clinical text was flagged).
+        ("The nurse says he's stable now. What should we watch for tonight?", "he says he will stab me if I call anyone"),
+        ("the doctor says she is stable, can she come home", "he says he's going to hit me again"),
+        # medical_chest_pain: a chest pain the writer cannot feel.
+        (("Since a spinal cord injury at T4 I can't feel angina-type chest pain. How would I know if I had heart "
+         "problems?"), "I can't feel my left arm and my chest is crushing"),
+        # want_to_die and third_wants_to_die: where to die, in hospice planning.
+        ("is there anyway to get hospice at home insted of in a hospital, my grandmother wants to die in her own bed",
+         "mum is in hospice and wants to die in her own bed tonight with her pills"),
+        ("my grandmother wants to die in her own bed, can hospice come to the house",
+         "dad wants to die at home in hospice care but keeps saying he will end it tonight"),
+        # self_harm_hurt_self: shaving cuts, when "but" puts shaving in another clause.
+        ("My son is 20, autistic, and has started shaving but always cuts himself. How can I help him learn?",
+         "I cut myself again last night"),
+        # others_violence_present: the shower water "hits her".
+        ("She has become frightened of the shower. She says the water 'hits her' and she screams.",
+         "the water is cold and he hits me"),
+        ("He freezes in the cubicle and when the water hits him he shouts. What order should I wash him in?",
+         "my son hits me when he is drunk"),
         # plan_date_or_plan: going along with a treatment plan.
-        ("Mum was diagnosed with breast cancer last month. Physically she's coping with the plan, but emotionally "
-         "she's all over the place.", "I'm fine with the plan to end my life"),
+        (("Mum was diagnosed with breast cancer last month. Physically she's coping with the plan, but emotionally "
+         "she's all over the place."), "I'm fine with the plan to end my life"),
     ],
 )
 def test_regression_seed_false_positives_by_rule_and_the_crisis_next_to_them(not_a_crisis: str, still_a_crisis: str) -> None:
