@@ -534,17 +534,17 @@ def replay_cache(settings: Any, stream: list[str], exponent: float, crisis_of: A
     for message in stream:
         shards[rng.randrange(2)].append(message)
     split = [replay_hit_rate(fresh(), shard, answer=answer) for shard in shards]
+    keys = [normalise_message(m) for m in stream]
     seen: set[str] = set()
     repeats = 0
-    for message in stream:
+    for message, key in zip(stream, keys, strict=True):
         if not crisis_of(message):
-            key = normalise_message(message)
             repeats += key in seen
             seen.add(key)
     return Replay(
         exponent=exponent,
         queries=one.queries,
-        distinct=len({normalise_message(m) for m in stream}),
+        distinct=len(set(keys)),
         corpus=corpus_size,
         hit_rate=one.hit_rate,
         per_worker_hit_rate=sum(r.hits for r in split) / one.queries,
@@ -754,9 +754,10 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
 
     live: Load | None = None
     counters: dict[str, float] = {}
-    from careassist.cache import SHARED_FILE
+    from careassist.cache import shared_file
 
-    for stale in (root / SHARED_FILE).parent.glob(SHARED_FILE.name + "*"):
+    answers = shared_file(settings)
+    for stale in answers.parent.glob(answers.name + "*"):
         stale.unlink()  # the shared answer file (and its WAL) of an earlier run: the replay starts empty
     service = Server("service", gunicorn_command(), environment, tmp / "service.log", settings.api_port)
     print("replaying the cache-hit-rate stream in process (LRUAnswerCache, the real model's crisis flags)")

@@ -258,6 +258,12 @@ class AnswerCache:
         raise NotImplementedError
 
 
+def _cache_size(max_entries: int) -> int:
+    if max_entries < 1:
+        raise ValueError(f"cache size must be at least 1 entry, got {max_entries}")
+    return int(max_entries)
+
+
 class LRUAnswerCache(AnswerCache):
     """An in-process, thread-safe LRU with a TTL per entry (embedded profile; one per process)."""
 
@@ -272,9 +278,7 @@ class LRUAnswerCache(AnswerCache):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(ttl_seconds, prefix=prefix)
-        if max_entries < 1:
-            raise ValueError(f"cache size must be at least 1 entry, got {max_entries}")
-        self.max_entries = int(max_entries)
+        self.max_entries = _cache_size(max_entries)
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._lock = threading.Lock()
@@ -341,10 +345,8 @@ class SharedFileAnswerCache(AnswerCache):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(ttl_seconds, prefix=prefix)
-        if max_entries < 1:
-            raise ValueError(f"cache size must be at least 1 entry, got {max_entries}")
         self.path = Path(path)
-        self.max_entries = int(max_entries)
+        self.max_entries = _cache_size(max_entries)
         self._clock = clock
         self._local = threading.local()
         self._pending: list[tuple[str, float, str]] = []
@@ -631,8 +633,11 @@ class RedisAnswerCache(AnswerCache):
         return "ok"
 
 
-#: The shared answer file of the embedded profile, under the data root.
-SHARED_FILE = Path("serving") / "answer-cache.sqlite"
+def shared_file(settings: Settings) -> Path:
+    """The answer file the embedded profile's workers share, in the service's folder of the data root."""
+    from careassist.serve import serving_dir
+
+    return serving_dir(settings) / "answer-cache.sqlite"
 
 
 def make_cache(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> AnswerCache:
@@ -647,7 +652,7 @@ def make_cache(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> AnswerCac
     if backend == "memory":
         return near
     shared = SharedFileAnswerCache(
-        settings.root / SHARED_FILE, settings.cache_max_entries, settings.cache_ttl_seconds, prefix=prefix
+        shared_file(settings), settings.cache_max_entries, settings.cache_ttl_seconds, prefix=prefix
     )
     return TieredAnswerCache(near, shared)
 

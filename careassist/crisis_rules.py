@@ -381,14 +381,13 @@ _MEDICAL = "medical_emergency"
 
 #: Idioms of wanting to die that are not about dying.
 #: Where someone wishes to die in hospice planning ("my grandmother wants to die in her own bed", with
-#: hospice or palliative care in the same clause): an end-of-life wish, not ideation. Joined to
-#: ``_DIE_IDIOMS`` (it starts with its own "|").
-_PLACE_OF_DEATH = (
-    r"|\b(?:hospice|palliative|end[\s-]of[\s-]life)\b[^.!?\n]*\bwants?\s+to\s+die\s+(?:at\s+home|in\s+(?:her|his|their|"
-    r"my|your)\s+own\s+(?:bed|home|house))\b(?![^.!?\n]*\b(?:tonight|today|now|soon|pills|myself))"
-    r"|\bwants?\s+to\s+die\s+(?:at\s+home|in\s+(?:her|his|their|my|your)\s+own\s+(?:bed|home|house))\b"
-    r"(?![^.!?\n]*\b(?:tonight|today|now|soon|pills|myself))[^.!?\n]*\b(?:hospice|palliative|end[\s-]of[\s-]life)\b"
+#: hospice or palliative care in the same clause, on either side): an end-of-life wish, not ideation.
+_END_OF_LIFE = r"\b(?:hospice|palliative|end[\s-]of[\s-]life)\b"
+_WISHED_PLACE = (
+    r"\bwants?\s+to\s+die\s+(?:at\s+home|in\s+(?:her|his|their|my|your)\s+own\s+(?:bed|home|house))\b"
+    r"(?![^.!?\n]*\b(?:tonight|today|now|soon|pills|myself))"
 )
+_PLACE_OF_DEATH = rf"{_END_OF_LIFE}[^.!?\n]*{_WISHED_PLACE}|{_WISHED_PLACE}[^.!?\n]*{_END_OF_LIFE}"
 _DIE_IDIOMS = (
     r"\bdie\s+(?:of|from)\s+(?:embarrassment|shame|boredom|laugh\w*|envy|jealousy|happiness|cuteness)\b|"
     r"\b(?:die|dead)\s+(?:laughing|for\s+(?:a|some|one)\b|to\s+(?:know|see|try|get|go)\b)|\bto\s+die\s+for\b"
@@ -442,7 +441,7 @@ RULES: tuple[_Rule, ...] = (
         r"\b(?:ready|prepared|deserve|deserves|wanting|longing)\s+to\s+die\b",
         r"\b(?:i|i'?ll|ill)\s+(?:just\s+)?die\s+(?:soon|tonight|tomorrow)\b",
         r"\bi\s+(?:will|'ll|ll)\s+(?:soon\s+)?be\s+dead\b(?!\s+(?:by\s+(?:then|the\s+time)|before))",
-    ), guards="h", unless=_DIE_IDIOMS + _PLACE_OF_DEATH,
+    ), guards="h", unless=f"{_DIE_IDIOMS}|{_PLACE_OF_DEATH}",
        not_after=r"\b(?:don'?t|do\s+not|never|didn'?t|doesn'?t|not)(?:\s+really|\s+even)?"),
     _rule("better_dead", _IDEATION, "dead die alive exist here wake live", (
         r"\b(?:better|rather|prefer\w*|happier|easier)\s+(?:off\s+)?(?:be\s+|being\s+)?dead\b",
@@ -927,7 +926,7 @@ RULES: tuple[_Rule, ...] = (
         r"(?:die|end|kill|do\s+it)|done\s+with\s+life|not\s+going\s+to\s+be\s+(?:here|around))\b"),
         (r"\b(?:suicidal|self[- ]?harming)\s+(?:dad|mom|mum|father|mother|son|daughter|husband|wife|friend|brother|"
         r"sister|partner|teen|child|kid|patient|client|resident)\b"),
-    ), guards="hi", unless=_PLACE_OF_DEATH[1:]),
+    ), guards="hi", unless=_PLACE_OF_DEATH),
     _rule("third_means", _THIRD, "stockpiling hoarding saving collecting stashing @gun rope noose waving "
           "pointing holding note locked ways goodbye farewell lost", (
         (r"\b(?:been|is|was|keeps|kept|started)\s+(?:\w+\s+)?(?:stockpiling|hoarding|saving|collecting|stashing)\s+"
