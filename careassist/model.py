@@ -69,7 +69,7 @@ class ModelPrediction:
 HEADS = ("category", "out_of_scope", "crisis")
 #: Version of ``AssistantModel.__getstate__``'s layout.
 STATE_FORMAT = 2
-#: Vocabulary terms never hold a newline (tokens are \w runs, char_wb n-grams collapse whitespace).
+#: Vocabulary terms never hold a newline (tokens are \w runs; ``prepare_text`` makes every whitespace run one space).
 _TERM_SEPARATOR = "\n"
 
 

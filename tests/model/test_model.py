@@ -48,10 +48,12 @@ def test_the_fast_path_agrees_with_the_pipelines(model: AssistantModel) -> None:
 
 
 def test_probabilities_are_calibrated_enough_to_rank_right_answers_higher(trained, model: AssistantModel) -> None:  # type: ignore[no-untyped-def]
+    # The test split: the category head is fitted again on the validation rows once they have set
+    # the temperature and the thresholds (training._refit_on_validation).
     frame = with_splits(load_seed_corpus())
-    valid = frame[(frame["split"] == "validation") & frame["label"].isin(model.classes)]
-    predictions = model.predict(valid[["text"]])
-    correct = predictions["category"].to_numpy() == valid["label"].to_numpy()
+    held_out = frame[(frame["split"] == "test") & frame["label"].isin(model.classes)]
+    predictions = model.predict(held_out[["text"]])
+    correct = predictions["category"].to_numpy() == held_out["label"].to_numpy()
     assert predictions["confidence"][correct].mean() > predictions["confidence"][~correct].mean() + 0.15
     assert 0 < model.thresholds.low_confidence < 1 and 0 < model.thresholds.out_of_scope < 1
 
@@ -268,20 +270,47 @@ def test_temperature_is_the_grid_value_with_the_least_validation_log_loss() -> N
 
 
 def test_per_word_char_ngrams_are_the_vectorizers_own_counts_even_when_the_memo_starts_again(
-    model: AssistantModel, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from collections import Counter
 
-    from careassist.model import prepare_text
+    from sklearn.compose import ColumnTransformer
 
-    parts = [part for scorer in model.compiled().scorers for part in scorer.parts if part.by_word]
-    assert parts, "the word_char features have a char_wb part"
+    from careassist.classifier import FeatureScorer, char_vectorizer, texts_frame
+
+    sample = [prepare_text(t) for t in load_seed_corpus()["text"].sample(400, random_state=3)]
+    step = char_vectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2)
+    features = ColumnTransformer([("char", step, "text")], sparse_threshold=1.0).fit(texts_frame(sample[:300]))
+    parts = [part for part in FeatureScorer(features).parts if part.by_word]
+    assert parts, "a char_wb vectorizer is compiled to the per-word path"
     monkeypatch.setattr(type(parts[0]), "WORD_MEMO_SIZE", 7)
-    for part in parts:  # start empty: earlier tests may have remembered every word of the sample
-        monkeypatch.setattr(part, "words", {})
-    for text in load_seed_corpus()["text"].sample(60, random_state=3):
-        prepared = prepare_text(text)
+    for text in sample[300:360] + _AWKWARD_TEXTS:
         for part in parts:
-            expected = Counter(part.vocabulary[t] for t in part.analyze(prepared) if t in part.vocabulary)
-            assert part.counts(prepared) == dict(expected)
+            expected = Counter(part.vocabulary[t] for t in part.analyze(text) if t in part.vocabulary)
+            assert part.counts(text) == dict(expected)
             assert len(part.words) <= 7
+
+
+def test_char_ngrams_found_by_hash_are_the_vectorizers_own_counts(model: AssistantModel) -> None:
+    from collections import Counter
+
+    parts = [part for scorer in model.compiled().scorers for part in scorer.parts if part.by_slices]
+    assert parts, "the word_char features have a char part, compiled to the hashed path"
+    texts = [prepare_text(t) for t in load_seed_corpus()["text"].sample(400, random_state=4)]
+    for text in texts + _AWKWARD_TEXTS + ["  x \t\t y  ", "\ud800 lone surrogate", "😀😀 hi", "naïve café"]:
+        for part in parts:
+            expected = Counter(part.vocabulary[t] for t in part.analyze(text) if t in part.vocabulary)
+            assert part.counts(text) == dict(expected), text
+
+
+def test_the_hash_table_refuses_equal_hashes_so_the_analyzer_is_used_instead() -> None:
+    from careassist.classifier import _code_points, _HashTable, _slice_hashes, _term_hashes
+
+    hashes, indices = _term_hashes({"abc": 0, "bcd": 1, "cdef": 2})
+    table = _HashTable.build(hashes, indices)
+    assert table is not None
+    found = table.find(_slice_hashes(_code_points("xabcdefx"), 3, 6))
+    assert sorted(found.tolist()) == [0, 1, 2]
+    assert table.find(_slice_hashes(_code_points("zzzz"), 3, 6)).size == 0
+    assert _HashTable.build(np.array([5, 5], dtype=np.uint64), np.array([0, 1])) is None
+    assert _HashTable.build(np.array([0, 7], dtype=np.uint64), np.array([0, 1])) is None
