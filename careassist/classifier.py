@@ -8,7 +8,6 @@ non-zero features, instead of ``predict_proba``'s copy of the whole weight matri
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -341,6 +340,7 @@ class _CompiledVectorizer:
     """
 
     WORD_MEMO_SIZE = 200_000
+    terms: _HashTable  # char analyzers: vocabulary index by term hash
 
     def __init__(self, vectorizer: Any, offset: int) -> None:
         self.analyze = vectorizer.build_analyzer()
@@ -361,8 +361,10 @@ class _CompiledVectorizer:
             self.white_spaces = vectorizer._white_spaces  # the analyzer's own whitespace rule
             self.ngram_range = vectorizer.ngram_range
             # Two terms with one hash would be counted as one: then the analyzer itself is used.
-            self.terms = _HashTable.build(*_term_hashes(self.vocabulary))
-            self.by_slices = self.terms is not None
+            table = _HashTable.build(*_term_hashes(self.vocabulary))
+            self.by_slices = table is not None
+            if table is not None:
+                self.terms = table
         self.words: dict[str, np.ndarray] = {}
 
     def _word(self, word: str) -> np.ndarray:
