@@ -314,3 +314,18 @@ def test_the_hash_table_refuses_equal_hashes_so_the_analyzer_is_used_instead() -
     assert table.find(_slice_hashes(_code_points("zzzz"), 3, 6)).size == 0
     assert _HashTable.build(np.array([5, 5], dtype=np.uint64), np.array([0, 1])) is None
     assert _HashTable.build(np.array([0, 7], dtype=np.uint64), np.array([0, 1])) is None
+
+
+def test_the_hash_table_grows_when_evictions_go_round_in_circles(monkeypatch: pytest.MonkeyPatch) -> None:
+    from careassist.classifier import _HashTable
+
+    hashes = np.unique(np.random.default_rng(0).integers(1, 2**63, size=200, dtype=np.uint64))
+    assert len(hashes) == 200
+    default = _HashTable.build(hashes, np.arange(200))
+    monkeypatch.setattr(_HashTable, "MAX_KICKS", 1)  # any clash fails: the table must grow
+    grown = _HashTable.build(hashes, np.arange(200))
+    assert default is not None and grown is not None
+    assert len(grown.keys) > len(default.keys)
+    for table in (default, grown):
+        assert sorted(table.find(hashes).tolist()) == list(range(200))
+        assert table.find(hashes + np.uint64(1)).size == 0
