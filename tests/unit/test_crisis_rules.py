@@ -766,6 +766,10 @@ def test_verdicts_are_remembered_by_a_digest_never_the_text_and_the_memory_is_bo
          "the water is cold and he hits me"),
         ("He freezes in the cubicle and when the water hits him he shouts. What order should I wash him in?",
          "my son hits me when he is drunk"),
+        # plan_jump_drive_gas: stepping into a car is getting in (found by a corpus writer, 2026-11-27).
+        ("Dad has dementia and won't lift his feet when I ask him to step into the car. Any tricks for guiding him in?",
+         "I am going to step into the traffic on the bypass tonight"),
+        ("how do i help mum step into a car after her hip replacement", "I want to step in front of a bus"),
         # plan_date_or_plan: going along with a treatment plan.
         (("Mum was diagnosed with breast cancer last month. Physically she's coping with the plan, but emotionally "
          "she's all over the place."), "I'm fine with the plan to end my life"),
