@@ -779,8 +779,8 @@ RULES: tuple[_Rule, ...] = (
         r"\b(?:tape|taped|taping|seal\w*)\s+(?:up\s+)?(?:the|all\s+the)\s+(?:windows|vents|doors)\b",
         r"\brun\s+(?:myself|me)\s+over\b",
         # "Into" only traffic: stepping into a car or a bus is how one gets in.
-        r"\b(?:walk|step)\s+(?:in\s+front\s+of\s+(?:a|the)\s+(?:train|bus|traffic|truck|car)|into\s+(?:the\s+)?"
-        r"(?:oncoming\s+)?traffic)\b",
+        (r"\b(?:walk|step)\s+(?:in\s+front\s+of\s+(?:a|the)\s+(?:train|bus|traffic|truck|car)|into\s+(?:the\s+)?"
+        r"(?:oncoming\s+)?traffic)\b"),
         r"\bon\s+the\s+(?:train\s+)?tracks\b",
     ), guards="h", unless=r"\bjump\w*\s+(?:off|from)\s+(?:the|a)\s+(?:couch|bed|sofa|chair|table|diving\s+board)|"
        r"\bdriv\w*\s+(?:into|off)\s+(?:the|a)\s+(?:driveway|parking|garage|town|city|lot)"),

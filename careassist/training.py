@@ -187,9 +187,9 @@ def train_assistant(
     y_train, y_valid = train["label"].to_numpy(), valid["label"].to_numpy()
     in_scope = np.isin(y_train, HEAD_CATEGORIES)
     val_rows = np.isin(y_valid, HEAD_CATEGORIES)
-    weights = source_weights(
-        train["source"][in_scope], population=every_train["source"][every_train["label"].isin(HEAD_CATEGORIES)]
-    )
+    # Every in-scope training row's source, sampled or not: what the category head's weights stand for.
+    in_scope_sources = every_train["source"][every_train["label"].isin(HEAD_CATEGORIES)]
+    weights = source_weights(train["source"][in_scope], population=in_scope_sources)
     scores: dict[str, dict[str, float]] = {}
     heads: dict[str, TemperatureScaled] = {}
     for name in names:
@@ -245,7 +245,7 @@ def train_assistant(
     log.info("thresholds in %.1fs", time.perf_counter() - started)
     final_head = _refit_on_validation(
         heads[chosen], CANDIDATES[chosen], train_matrices[chosen_kind][in_scope], valid_matrices[chosen_kind][val_rows],
-        train[in_scope], valid[val_rows], every_train,
+        train[in_scope], valid[val_rows], in_scope_sources,
     )
     scores[chosen]["refit_rows"] = int(in_scope.sum() + val_rows.sum())
     model = AssistantModel(
@@ -267,7 +267,7 @@ def train_assistant(
 
 def _refit_on_validation(
     chosen: TemperatureScaled, spec: classifier.Candidate, X_train: Any, X_valid: Any,
-    train: pd.DataFrame, valid: pd.DataFrame, every_train: pd.DataFrame,
+    train: pd.DataFrame, valid: pd.DataFrame, in_scope_sources: pd.Series,
 ) -> TemperatureScaled:
     """The chosen design fitted again on the training and validation rows together.
 
@@ -280,8 +280,7 @@ def _refit_on_validation(
     import scipy.sparse as sp
 
     rows = pd.concat([train, valid], ignore_index=True)
-    population = pd.concat([every_train["source"][every_train["label"].isin(HEAD_CATEGORIES)], valid["source"]])
-    weights = source_weights(rows["source"], population=population)
+    weights = source_weights(rows["source"], population=pd.concat([in_scope_sources, valid["source"]]))
     head = TemperatureScaled(spec.make_estimator(), temperature=chosen.temperature)
     return head.fit(sp.vstack([X_train, X_valid], format="csr"), rows["label"].to_numpy(), sample_weight=weights)
 
